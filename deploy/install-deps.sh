@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install Tern's build and test dependencies on Debian 12, idempotently.
+# Run as root (or with sudo available). Skips packages already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git
+  libuv1-dev libraft-dev liblz4-dev libxxhash-dev libjansson-dev zlib1g-dev
+  libcmocka-dev
+  clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes for the fuzz targets
+  iproute2 procps            # network namespaces and process tools for system tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
