@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git
   libuv1-dev libraft-dev liblz4-dev libxxhash-dev libjansson-dev zlib1g-dev
-  libcmocka-dev
+  libcmocka-dev uthash-dev
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes for the fuzz targets
   iproute2 procps            # network namespaces and process tools for system tests
 )
