@@ -1,0 +1,90 @@
+/* The broker's configuration keys, defaults and documentation. */
+#include "broker/brokerconf.h"
+
+#include <stddef.h>
+
+#include "src/config.h"
+
+#define K(name, type, field, size, def, doc, min, max) \
+    {name, type, offsetof(struct brokerconf, field), size, def, doc, min, max}
+#define S(field) sizeof(((struct brokerconf *)0)->field)
+
+static const struct config_key keys[] = {
+    K("brokerClusterName", CONFIG_STRING, cluster, S(cluster), "DefaultCluster",
+      "Cluster this broker group belongs to (routes and `tern cluster`).", 0, 0),
+    K("brokerName", CONFIG_STRING, name, S(name), "broker-a",
+      "Name of the broker group. Replicas of one group share it.", 0, 0),
+    K("brokerId", CONFIG_INT, id, 0, "0",
+      "Member id within the group; 0 is the member that takes writes (without Raft).", 0, 1024),
+    K("listenHost", CONFIG_STRING, listen_host, S(listen_host), "0.0.0.0",
+      "Address to listen on.", 0, 0),
+    K("listenPort", CONFIG_INT, port, 0, "10911",
+      "Client port. The broker also serves the same protocol on listenPort-2 (RocketMQ's VIP channel).",
+      3, 65535),
+    K("brokerIP1", CONFIG_STRING, advertise_ip, S(advertise_ip), "127.0.0.1",
+      "Address registered with the name servers and encoded in message ids.", 0, 0),
+    K("namesrvAddr", CONFIG_STRING, namesrv, S(namesrv), "127.0.0.1:9876",
+      "Name servers to register with, separated by ';'. Empty: register nowhere.", 0, 0),
+    K("storePathRootDir", CONFIG_STRING, data_dir, S(data_dir), "./data/broker-a",
+      "Directory for partition logs, topic configuration and consumer offsets.", 0, 0),
+    K("autoCreateTopicEnable", CONFIG_BOOL, auto_create_topic, 0, "true",
+      "Create unknown topics on first send from the TBW102 template (off in production).", 0, 0),
+    K("defaultTopicQueueNums", CONFIG_INT, default_queues, 0, "8",
+      "Queues of the TBW102 template, the most an auto-created topic gets.", 1, 1024),
+    K("autoCreateSubscriptionGroup", CONFIG_BOOL, auto_create_group, 0, "true",
+      "Accept consumer groups the broker has not seen before.", 0, 0),
+    K("maxMessageSize", CONFIG_BYTES, max_message_size, 0, "4m",
+      "Largest message body accepted; larger sends get MESSAGE_ILLEGAL.", 1, 1 << 30),
+    K("maxFrameSize", CONFIG_BYTES, max_frame_size, 0, "16m",
+      "Largest remoting frame; a larger declared frame closes the connection.", 1024, 1 << 30),
+    K("segmentBytes", CONFIG_BYTES, segment_bytes, 0, "64m",
+      "Size of one partition log segment file.", 1 << 16, 1LL << 31),
+    K("fileReservedTime", CONFIG_MS, retention_ms, 0, "7d",
+      "Delete whole segments whose newest message is older than this.", 60000, 0x7fffffffffffLL),
+    K("retentionBytesPerQueue", CONFIG_BYTES, retention_bytes, 0, "0",
+      "Delete the oldest segments of a queue above this size; 0 keeps all.", 0, 0),
+    K("registerNameServerPeriod", CONFIG_MS, register_period_ms, 0, "30s",
+      "Interval of re-registration with every name server (the broker heartbeat).", 1000, 60000),
+    K("channelExpiredTimeout", CONFIG_MS, client_expiry_ms, 0, "120s",
+      "Drop a client that has not sent a heartbeat for this long.", 1000, 3600000),
+    K("longPollingEnable", CONFIG_BOOL, long_polling, 0, "true",
+      "Hold pulls that find no message until one arrives or the client's timeout.", 0, 0),
+    K("shortPollingTimeMills", CONFIG_MS, short_polling_ms, 0, "1s",
+      "Hold time for pulls when long polling is off.", 0, 60000),
+    K("maxConnections", CONFIG_INT, max_connections, 0, "10000",
+      "Connections accepted per listener; more are closed at once. 0: unlimited.", 0, 1000000),
+    K("maxConnectionBacklogBytes", CONFIG_BYTES, conn_write_backlog, 0, "8m",
+      "Unsent response bytes per connection before the broker stops reading from it.", 65536, 1LL << 32),
+    K("maxInflightBytes", CONFIG_BYTES, max_inflight_bytes, 0, "256m",
+      "Bytes of sends accepted but not yet durable; above it sends get SYSTEM_BUSY.", 1 << 20, 1LL << 40),
+    K("diskMinFreeBytes", CONFIG_BYTES, disk_min_free, 0, "64m",
+      "Refuse sends (SERVICE_NOT_AVAILABLE) while the data disk has less free space.", 0, 0),
+    K("consumerOffsetFlushInterval", CONFIG_MS, offset_flush_ms, 0, "1s",
+      "How often committed consumer offsets are written to disk (and at shutdown).", 100, 60000),
+    K("regionId", CONFIG_STRING, region, S(region), "DefaultRegion",
+      "MSG_REGION returned in send responses.", 0, 0),
+    K("logLevel", CONFIG_STRING, log_level, S(log_level), "info", "debug, info, warn or error.", 0, 0),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+int brokerconf_defaults(struct brokerconf *c, char *errmsg)
+{
+    return config_defaults(keys, NKEYS, c, errmsg);
+}
+
+int brokerconf_load(struct brokerconf *c, const char *path, char *errmsg)
+{
+    return config_load_file(keys, NKEYS, c, path, errmsg);
+}
+
+int brokerconf_set(struct brokerconf *c, const char *key, const char *value, char *errmsg)
+{
+    return config_set(keys, NKEYS, c, key, value, errmsg);
+}
+
+void brokerconf_print(FILE *out)
+{
+    fprintf(out, "# tern-broker configuration: every key with its default.\n\n");
+    config_print_doc(keys, NKEYS, out);
+}

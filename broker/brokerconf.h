@@ -1,0 +1,51 @@
+/* tern-broker configuration: every key with its default and meaning, in one
+ * table (brokerconf.c) that fills defaults, parses `-c FILE` and prints the
+ * documentation (`tern-broker --print-config`). Names follow RocketMQ's
+ * broker.conf where a RocketMQ key exists. */
+#ifndef TERN_BROKERCONF_H
+#define TERN_BROKERCONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct brokerconf {
+    char cluster[128];         /* brokerClusterName */
+    char name[128];            /* brokerName: the group's name */
+    int64_t id;                /* brokerId: 0 takes writes */
+    char listen_host[64];      /* listenHost */
+    int64_t port;              /* listenPort; port-2 is served too */
+    char advertise_ip[64];     /* brokerIP1: address put in routes and msg ids */
+    char namesrv[1024];        /* namesrvAddr: "a:9876;b:9876" */
+    char data_dir[1024];       /* storePathRootDir */
+    bool auto_create_topic;    /* autoCreateTopicEnable */
+    int64_t default_queues;    /* defaultTopicQueueNums */
+    bool auto_create_group;    /* autoCreateSubscriptionGroup */
+    uint64_t max_message_size; /* maxMessageSize */
+    uint64_t max_frame_size;   /* maxFrameSize */
+    uint64_t segment_bytes;    /* segmentBytes */
+    int64_t retention_ms;      /* fileReservedTime */
+    uint64_t retention_bytes;  /* retentionBytesPerQueue; 0 = no size limit */
+    int64_t register_period_ms; /* registerNameServerPeriod */
+    int64_t client_expiry_ms;  /* channelExpiredTimeout */
+    bool long_polling;         /* longPollingEnable */
+    int64_t short_polling_ms;  /* shortPollingTimeMills */
+    int64_t max_connections;   /* maxConnections; 0 = unlimited */
+    uint64_t conn_write_backlog; /* maxConnectionBacklogBytes */
+    uint64_t max_inflight_bytes; /* maxInflightBytes: SYSTEM_BUSY past it */
+    uint64_t disk_min_free;    /* diskMinFreeBytes: refuse sends below it */
+    int64_t offset_flush_ms;   /* consumerOffsetFlushInterval */
+    char region[64];           /* regionId: MSG_REGION in send responses */
+    char log_level[16];        /* logLevel: debug, info, warn, error */
+};
+
+/* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */
+int brokerconf_defaults(struct brokerconf *c, char *errmsg);
+/* Load a config file over the current values. */
+int brokerconf_load(struct brokerconf *c, const char *path, char *errmsg);
+/* Set one key (command-line overrides "key=value"). */
+int brokerconf_set(struct brokerconf *c, const char *key, const char *value, char *errmsg);
+/* Print every key, its default and meaning. */
+void brokerconf_print(FILE *out);
+
+#endif
