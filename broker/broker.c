@@ -1,0 +1,315 @@
+/* Broker life cycle and request dispatch.
+ *
+ * Start: store, topics (with the TBW102 template when auto-create is on),
+ * subsystems, then the listeners on port and port-2, then registration.
+ * Close: stop registering (unregister), close listeners and connections,
+ * flush offsets, close the store (pending appends are written and synced),
+ * then fire on_closed. */
+#include "broker/broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/topics.h"
+#include <arpa/inet.h>
+
+#include "protocol/codes.h"
+#include "protocol/headers.h"
+#include "src/clock.h"
+#include "src/errmsg.h"
+#include "src/fs.h"
+#include "src/log.h"
+#include "tern/error.h"
+
+#define DISK_CHECK_MS 1000
+
+void broker_respond_error(struct broker *b, struct rpc_conn *rc, const struct remoting_cmd *req, int code,
+                          const char *remark)
+{
+    (void)b;
+    rpc_respond_simple(rc, req, code, remark);
+}
+
+void broker_respond(struct broker *b, struct rpc_conn *rc, const void *body, size_t n)
+{
+    struct iovec iov = {(void *)body, n};
+    rpc_send(rc, &b->resp, n ? &iov : NULL, n ? 1 : 0);
+}
+
+static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
+static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
+{
+    struct broker *b = rc->hub->data;
+    switch (req->code) {
+    case CODES_REQ_SEND_MESSAGE:
+    case CODES_REQ_SEND_MESSAGE_V2:
+    case CODES_REQ_SEND_BATCH_MESSAGE:
+        sendmsg_handle(b, rc, req);
+        break;
+    case CODES_REQ_PULL_MESSAGE:
+    case CODES_REQ_LITE_PULL_MESSAGE:
+        pull_handle(b, rc, req);
+        break;
+    case CODES_REQ_QUERY_CONSUMER_OFFSET:
+    case CODES_REQ_UPDATE_CONSUMER_OFFSET:
+    case CODES_REQ_GET_MAX_OFFSET:
+    case CODES_REQ_GET_MIN_OFFSET:
+    case CODES_REQ_GET_EARLIEST_MSG_STORETIME:
+    case CODES_REQ_SEARCH_OFFSET_BY_TIMESTAMP:
+    case CODES_REQ_VIEW_MESSAGE_BY_ID:
+        offsets_handle(b, rc, req);
+        break;
+    case CODES_REQ_HEART_BEAT:
+    case CODES_REQ_UNREGISTER_CLIENT:
+    case CODES_REQ_GET_CONSUMER_LIST_BY_GROUP:
+        clients_handle(b, rc, req);
+        break;
+    case CODES_REQ_UPDATE_AND_CREATE_TOPIC:
+        handle_create_topic(b, rc, req);
+        break;
+    default: {
+        char remark[64];
+        snprintf(remark, sizeof remark, " request type %d not supported", req->code);
+        broker_respond_error(b, rc, req, CODES_RESP_REQUEST_CODE_NOT_SUPPORTED, remark);
+    }
+    }
+}
+
+static void on_close(struct rpc_conn *rc, int err, const char *reason)
+{
+    (void)err;
+    (void)reason;
+    struct broker *b = rc->hub->data;
+    clients_conn_closed(b, rc);
+}
+
+static const struct rpc_ops ops = {on_request, on_close};
+
+static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
+{
+    char err[ERRMSG_SIZE], name[TOPICS_NAME_MAX];
+    struct headers_admin_topic_req h;
+    if (headers_admin_topic_req_decode(&h, req, &b->limits, err)) {
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, err);
+        return;
+    }
+    if (h.topic.len >= sizeof name || slice_eq(h.topic, TOPIC_DEFAULT)) {
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "topic name is reserved or too long");
+        return;
+    }
+    memcpy(name, h.topic.p, h.topic.len);
+    name[h.topic.len] = '\0';
+    struct topic_conf c = {
+        .read_queues = h.read_queue_nums,
+        .write_queues = h.write_queue_nums,
+        .perm = h.perm,
+        .sys_flag = h.has_topic_sys_flag ? h.topic_sys_flag : 0,
+        .order = h.order,
+        .multi_tag = slice_eq(h.topic_filter_type, "MULTI_TAG"),
+    };
+    if (c.read_queues <= 0 || c.write_queues <= 0 || (c.perm & ~7) != 0) {
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "queue counts must be > 0 and perm in 0..7");
+        return;
+    }
+    int rv = topics_put(b->topics, name, &c, false, NULL);
+    if (rv) {
+        broker_respond_error(b, rc, req, rv == TERN_E_INVAL ? CODES_RESP_INVALID_PARAMETER : CODES_RESP_SYSTEM_ERROR,
+                             b->topics->errmsg);
+        return;
+    }
+    LOGI("broker", "topic %s: %d/%d queues, perm %d", name, c.read_queues, c.write_queues, c.perm);
+    registrar_kick(b);
+    broker_respond_error(b, rc, req, CODES_RESP_SUCCESS, NULL);
+}
+
+static void visible_cb(struct store *st, struct partlog *pl, uint64_t new_end, void *arg)
+{
+    (void)st;
+    pull_notify(arg, pl, new_end);
+}
+
+static void disk_check_cb(uv_timer_t *t)
+{
+    struct broker *b = t->data;
+    char err[ERRMSG_SIZE];
+    uint64_t free_bytes;
+    if (fs_free_bytes(b->conf.data_dir, &free_bytes, err) != 0)
+        return;
+    bool full = free_bytes < b->conf.disk_min_free;
+    if (full != b->disk_full)
+        LOGW("broker", "data disk %s: %llu bytes free (minimum %llu)", full ? "full" : "has space again",
+             (unsigned long long)free_bytes, (unsigned long long)b->conf.disk_min_free);
+    b->disk_full = full;
+    b->disk_free = free_bytes;
+}
+
+static int ensure_system_topics(struct broker *b)
+{
+    struct topic_conf tbw = {
+        .read_queues = (int32_t)b->conf.default_queues,
+        .write_queues = (int32_t)b->conf.default_queues,
+        .perm = TOPIC_PERM_READ | TOPIC_PERM_WRITE | (b->conf.auto_create_topic ? TOPIC_PERM_INHERIT : 0),
+    };
+    struct topic *tp = topics_find(b->topics, TOPIC_DEFAULT);
+    if (!b->conf.auto_create_topic) {
+        /* Without auto-creation the template must not advertise INHERIT. */
+        if (tp && (tp->perm & TOPIC_PERM_INHERIT))
+            return topics_put(b->topics, TOPIC_DEFAULT, &tbw, true, NULL);
+        return 0;
+    }
+    if (tp && tp->perm == tbw.perm && tp->write_queues == tbw.write_queues)
+        return 0;
+    return topics_put(b->topics, TOPIC_DEFAULT, &tbw, true, NULL);
+}
+
+static int host_from_ip(const char *ip, int port, struct msg_host *h)
+{
+    memset(h, 0, sizeof *h);
+    h->port = (uint32_t)port;
+    if (inet_pton(AF_INET, ip, h->addr) == 1) {
+        h->family = MSG_HOST_IPV4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, h->addr) == 1) {
+        h->family = MSG_HOST_IPV6;
+        return 0;
+    }
+    return TERN_E_INVAL;
+}
+
+int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *conf)
+{
+    memset(b, 0, sizeof *b);
+    b->loop = loop;
+    b->conf = *conf;
+    remoting_cmd_init(&b->resp);
+    buf_init(&b->body);
+    buf_init(&b->arena);
+    b->limits = limits_default;
+    b->limits.max_frame = (uint32_t)conf->max_frame_size;
+    b->limits.max_body = (uint32_t)(conf->max_frame_size > conf->max_message_size ? conf->max_frame_size
+                                                                                  : conf->max_message_size);
+    int rv;
+    if (host_from_ip(conf->advertise_ip, (int)conf->port, &b->store_host) != 0) {
+        errmsg_printf(b->errmsg, "brokerIP1 '%s' is not a numeric IP address", conf->advertise_ip);
+        return TERN_E_INVAL;
+    }
+    snprintf(b->addr, sizeof b->addr, b->store_host.family == MSG_HOST_IPV6 ? "[%s]:%d" : "%s:%d",
+             conf->advertise_ip, (int)conf->port);
+    msgid_gen_init(&b->uniq, &b->store_host, (uint32_t)getpid(), (uint32_t)clock_now_ms());
+
+    rv = fs_mkdir_p(conf->data_dir, b->errmsg);
+    if (rv)
+        return rv;
+    struct store_opts so;
+    store_opts_default(&so);
+    so.part.segment_bytes = conf->segment_bytes;
+    so.part.retention_ms = conf->retention_ms;
+    so.part.retention_bytes = conf->retention_bytes;
+    so.part.max_unit_bytes = (uint32_t)(conf->max_frame_size + (1u << 20));
+    so.visible_cb = visible_cb;
+    so.cb_arg = b;
+    char store_dir[1100];
+    snprintf(store_dir, sizeof store_dir, "%s/queues", conf->data_dir);
+    rv = store_open(loop, store_dir, &so, &b->store, b->errmsg);
+    if (rv) {
+        errmsg_wrapf(b->errmsg, "open store %s", store_dir);
+        return rv;
+    }
+    b->topics = calloc(1, sizeof *b->topics);
+    if (!b->topics)
+        return TERN_E_NOMEM;
+    rv = topics_open(b->topics, conf->data_dir, b->store);
+    if (rv == 0)
+        rv = ensure_system_topics(b);
+    if (rv) {
+        errmsg_printf(b->errmsg, "topics: %s", b->topics->errmsg);
+        return rv;
+    }
+    if ((rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
+        return rv;
+
+    rv = rpc_hub_init(&b->hub, loop, &b->limits, conf->conn_write_backlog);
+    if (rv) {
+        errmsg_printf(b->errmsg, "rpc: %s", tern_strerror(rv));
+        return rv;
+    }
+    b->hub.data = b;
+    rv = rpc_hub_listen(&b->hub, conf->listen_host, (int)conf->port, &ops, b->errmsg);
+    if (rv == 0)
+        rv = rpc_hub_listen(&b->hub, conf->listen_host, (int)conf->port - 2, &ops, b->errmsg);
+    if (rv)
+        return rv;
+    rpc_hub_set_max_conns(&b->hub, (size_t)conf->max_connections);
+
+    uv_timer_init(loop, &b->disk_timer);
+    b->disk_timer.data = b;
+    disk_check_cb(&b->disk_timer);
+    uv_timer_start(&b->disk_timer, disk_check_cb, DISK_CHECK_MS, DISK_CHECK_MS);
+
+    rv = registrar_init(b);
+    if (rv)
+        return rv;
+    LOGI("broker", "%s (cluster %s, id %lld) listening on %s:%d and :%d, data in %s", conf->name, conf->cluster,
+         (long long)conf->id, conf->listen_host, broker_port(b, 0), broker_port(b, 1), conf->data_dir);
+    return 0;
+}
+
+int broker_port(struct broker *b, int index)
+{
+    return rpc_hub_port(&b->hub, index);
+}
+
+static void finish_close(struct broker *b)
+{
+    if (--b->closes_pending > 0)
+        return;
+    topics_close(b->topics);
+    free(b->topics);
+    sendmsg_free(b);
+    remoting_cmd_free(&b->resp);
+    buf_free(&b->body);
+    buf_free(&b->arena);
+    if (b->on_closed)
+        b->on_closed(b);
+}
+
+static void store_closed_cb(void *arg)
+{
+    finish_close(arg);
+}
+
+static void hub_closed_cb(struct rpc_hub *hub)
+{
+    struct broker *b = hub->data;
+    /* No client can send or pull any more: settle what is in flight. */
+    pull_close(b);
+    offsets_flush(b);
+    offsets_close(b);
+    clients_close(b);
+    store_close(b->store, store_closed_cb, b);
+}
+
+static void disk_timer_closed_cb(uv_handle_t *h)
+{
+    finish_close(h->data);
+}
+
+static void registrar_closed_cb(struct broker *b)
+{
+    rpc_hub_close(&b->hub, hub_closed_cb);
+}
+
+void broker_close(struct broker *b, void (*on_closed)(struct broker *b))
+{
+    if (b->closing)
+        return;
+    b->closing = true;
+    b->on_closed = on_closed;
+    b->closes_pending = 2; /* store, disk timer */
+    uv_close((uv_handle_t *)&b->disk_timer, disk_timer_closed_cb);
+    registrar_close(b, registrar_closed_cb);
+}

@@ -1,0 +1,129 @@
+/* struct broker owns the broker's subsystems: the remoting listeners, the
+ * partition store, the topic table, consumer offsets, client registry,
+ * suspended pulls and the name-server registrar. Each subsystem lives in its
+ * own file with its own struct; handlers are plain functions that take the
+ * broker, the connection and the decoded request.
+ *
+ * Everything runs on one libuv loop. A handler either answers before it
+ * returns (rpc_send / rpc_respond_simple) or holds an rpc_reply and answers
+ * from a later callback (group commit of a send, a suspended pull). */
+#ifndef TERN_BROKER_H
+#define TERN_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "broker/brokerconf.h"
+#include "broker/store/store.h"
+#include "protocol/limits.h"
+#include "protocol/message.h"
+#include "protocol/msgid.h"
+#include "protocol/remoting.h"
+#include "rpc/rpc.h"
+#include "src/buf.h"
+
+struct topics;
+struct offsets;
+struct clients;
+struct pullhold;
+struct registrar;
+struct sendmsg;
+
+struct broker {
+    uv_loop_t *loop;
+    struct brokerconf conf;
+    struct limits limits;
+    struct rpc_hub hub;
+    struct store *store;
+    struct topics *topics;
+    struct offsets *offsets;
+    struct clients *clients;
+    struct pullhold *hold;
+    struct registrar *registrar;
+    struct sendmsg *sendmsg;
+    /* Address written into stored messages and offsetMsgIds. */
+    struct msg_host store_host;
+    char addr[80]; /* "brokerIP1:listenPort" as registered */
+    struct msgid_gen uniq; /* UNIQ_KEYs for sends that carry none */
+    /* Disk space: refreshed by a timer so sends check a cached value. */
+    uv_timer_t disk_timer;
+    bool disk_full;
+    uint64_t disk_free;
+    /* Scratch reused by handlers on the loop thread. */
+    struct remoting_cmd resp;
+    struct buf body;
+    struct buf arena;
+    bool closing;
+    int closes_pending;
+    void (*on_closed)(struct broker *b);
+    char errmsg[ERRMSG_SIZE];
+};
+
+/* Open the store and every subsystem, listen on port and port-2, start
+ * registering with the name servers. Returns 0 or TERN_E_* with b->errmsg. */
+int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *conf);
+/* Port actually bound for listener 0 (conf port) or 1 (port-2). */
+int broker_port(struct broker *b, int index);
+/* Stop: unregister from name servers, stop accepting, flush the store and
+ * the consumer offsets, close everything; on_closed fires at the end. */
+void broker_close(struct broker *b, void (*on_closed)(struct broker *b));
+
+/* Answer req with code and remark (nothing for oneway requests). */
+void broker_respond_error(struct broker *b, struct rpc_conn *rc, const struct remoting_cmd *req, int code,
+                          const char *remark);
+/* Send b->resp (built by the caller) with an optional body. */
+void broker_respond(struct broker *b, struct rpc_conn *rc, const void *body, size_t n);
+
+/* ---- Subsystem entry points (one file each) ---- */
+
+/* topics.c: see topics.h. */
+
+/* sendmsg.c: SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320). */
+int sendmsg_init(struct broker *b);
+void sendmsg_free(struct broker *b);
+void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
+/* pull.c: PULL_MESSAGE (11), LITE_PULL_MESSAGE (361) with long polling. */
+int pull_init(struct broker *b);
+void pull_close(struct broker *b);
+void pull_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+/* The store's visible callback: wake pulls suspended on this partition. */
+void pull_notify(struct broker *b, struct partlog *pl, uint64_t new_end);
+
+/* offsets.c: consumer offsets and queue offset queries: QUERY_CONSUMER_OFFSET
+ * (14), UPDATE_CONSUMER_OFFSET (15), GET_MAX_OFFSET (30), GET_MIN_OFFSET
+ * (31), GET_EARLIEST_MSG_STORETIME (32), SEARCH_OFFSET_BY_TIMESTAMP (29),
+ * VIEW_MESSAGE_BY_ID (33). */
+int offsets_init(struct broker *b);
+/* Write committed offsets to disk now (shutdown). */
+int offsets_flush(struct broker *b);
+void offsets_close(struct broker *b);
+void offsets_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+/* Commit an offset (pull's COMMIT_OFFSET flag, UPDATE_CONSUMER_OFFSET). */
+void offsets_commit(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset);
+/* Committed offset, or -1 if the group never committed one for the queue. */
+int64_t offsets_get(struct broker *b, const char *group, const char *topic, int32_t queue_id);
+
+/* clients.c: HEART_BEAT (34), UNREGISTER_CLIENT (35),
+ * GET_CONSUMER_LIST_BY_GROUP (38); NOTIFY_CONSUMER_IDS_CHANGED (40) pushes. */
+int clients_init(struct broker *b);
+void clients_close(struct broker *b);
+void clients_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+/* A client connection closed: drop its registrations. */
+void clients_conn_closed(struct broker *b, struct rpc_conn *rc);
+/* The group's subscription of a topic as a tag expression, learned from
+ * heartbeats. Returns NULL if the group has none for the topic. */
+const struct tags_expr *clients_subscription(struct broker *b, const char *group, const char *topic,
+                                             int64_t *sub_version);
+
+/* registrar.c: REGISTER_BROKER to every name server at start, every
+ * registerNameServerPeriod and right after a topic changes; UNREGISTER_BROKER
+ * at shutdown. */
+int registrar_init(struct broker *b);
+/* Register with every name server soon (after a topic was created). */
+void registrar_kick(struct broker *b);
+/* Unregister, then close; cb fires when done (bounded by a timeout). */
+void registrar_close(struct broker *b, void (*cb)(struct broker *b));
+
+#endif

@@ -1,0 +1,468 @@
+/* Sends: SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320).
+ *
+ * Happy path: validate, find or auto-create the topic, pick the queue, encode
+ * every message in RocketMQ's stored format with the offsets it will get,
+ * append them to the partition as one unit (lz4 for batches), and answer
+ * from the store's durability callback: the producer is acknowledged only
+ * once the bytes are synced.
+ * Failure modes: bad headers or topics get INVALID_PARAMETER/TOPIC_NOT_EXIST
+ * at once; a disk below diskMinFreeBytes or a failed write gets
+ * SERVICE_NOT_AVAILABLE (stock clients retry another broker) and nothing is
+ * acknowledged; too many bytes in flight gets SYSTEM_BUSY. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/topics.h"
+#include "protocol/batch.h"
+#include "protocol/codes.h"
+#include "protocol/headers.h"
+#include "protocol/properties.h"
+#include "protocol/tags.h"
+#include "src/clock.h"
+#include "src/errmsg.h"
+#include "src/log.h"
+#include "tern/error.h"
+
+#define MAX_BATCH 4096
+#define POOL_MAX 1024
+#define RETRY_PREFIX "%RETRY%"
+#define DLQ_PREFIX "%DLQ%"
+
+struct send_ctx {
+    struct store_append_req req;
+    struct broker *b;
+    struct rpc_reply reply;
+    uint32_t part_id;
+    int32_t queue_id;
+    uint64_t first_offset;
+    uint32_t count;
+    uint64_t bytes;
+    char uniq[MSGID_MAX_STR];
+    struct send_ctx *next_free;
+};
+
+struct sendmsg {
+    struct send_ctx *pool;
+    size_t npool;
+    uint64_t inflight_bytes;
+    uint32_t round_robin;
+    struct buf rec;   /* encoded stored-format records of one send */
+    struct buf props; /* rebuilt properties of one message */
+    struct buf ids;   /* msgId list of a response */
+    size_t *rec_off;  /* start of each record in rec */
+    uint32_t *rec_len;
+    struct record_msg *msgs;
+};
+
+int sendmsg_init(struct broker *b)
+{
+    struct sendmsg *s = calloc(1, sizeof *s);
+    if (!s)
+        return TERN_E_NOMEM;
+    s->rec_off = calloc(MAX_BATCH, sizeof *s->rec_off);
+    s->rec_len = calloc(MAX_BATCH, sizeof *s->rec_len);
+    s->msgs = calloc(MAX_BATCH, sizeof *s->msgs);
+    buf_init(&s->rec);
+    buf_init(&s->props);
+    buf_init(&s->ids);
+    b->sendmsg = s;
+    if (!s->rec_off || !s->rec_len || !s->msgs)
+        return TERN_E_NOMEM;
+    return 0;
+}
+
+void sendmsg_free(struct broker *b)
+{
+    struct sendmsg *s = b->sendmsg;
+    if (!s)
+        return;
+    while (s->pool) {
+        struct send_ctx *c = s->pool;
+        s->pool = c->next_free;
+        free(c);
+    }
+    buf_free(&s->rec);
+    buf_free(&s->props);
+    buf_free(&s->ids);
+    free(s->rec_off);
+    free(s->rec_len);
+    free(s->msgs);
+    free(s);
+    b->sendmsg = NULL;
+}
+
+static struct send_ctx *ctx_get(struct sendmsg *s)
+{
+    struct send_ctx *c = s->pool;
+    if (c) {
+        s->pool = c->next_free;
+        s->npool--;
+        memset(c, 0, sizeof *c);
+        return c;
+    }
+    return calloc(1, sizeof *c);
+}
+
+static void ctx_put(struct sendmsg *s, struct send_ctx *c)
+{
+    if (s->npool >= POOL_MAX) {
+        free(c);
+        return;
+    }
+    c->next_free = s->pool;
+    s->pool = c;
+    s->npool++;
+}
+
+/* The producer's address as RocketMQ stores BORNHOST (IPv4-mapped IPv6
+ * peers become plain IPv4, as Java normalises them). */
+static void born_host(const struct rpc_conn *rc, struct msg_host *h)
+{
+    memset(h, 0, sizeof *h);
+    h->family = MSG_HOST_IPV4;
+    if (!rc->tc)
+        return;
+    const struct sockaddr_storage *ss = &rc->tc->peer_addr;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        memcpy(h->addr, &a->sin_addr, 4);
+        h->port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        h->port = ntohs(a->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            memcpy(h->addr, a->sin6_addr.s6_addr + 12, 4);
+        } else {
+            h->family = MSG_HOST_IPV6;
+            memcpy(h->addr, &a->sin6_addr, 16);
+        }
+    }
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* Find the topic or create it from the template (RocketMQ
+ * AbstractSendMessageProcessor.msgCheck). Returns a response code. */
+static int find_or_create_topic(struct broker *b, const char *name, const struct headers_send_req *h,
+                                struct topic **out, char *remark, size_t cap)
+{
+    struct topic *tp = topics_find(b->topics, name);
+    if (tp) {
+        *out = tp;
+        return CODES_RESP_SUCCESS;
+    }
+    struct topic_conf c = {.read_queues = 1, .write_queues = 1, .perm = TOPIC_PERM_READ | TOPIC_PERM_WRITE};
+    if (!has_prefix(name, RETRY_PREFIX) && !has_prefix(name, DLQ_PREFIX)) {
+        char tname[TOPICS_NAME_MAX] = TOPIC_DEFAULT;
+        if (h->default_topic.p && h->default_topic.len > 0 && h->default_topic.len < sizeof tname) {
+            memcpy(tname, h->default_topic.p, h->default_topic.len);
+            tname[h->default_topic.len] = '\0';
+        }
+        struct topic *tmpl = b->conf.auto_create_topic ? topics_find(b->topics, tname) : NULL;
+        if (!tmpl || !(tmpl->perm & TOPIC_PERM_INHERIT)) {
+            snprintf(remark, cap, "topic[%s] not exist, apply first please!", name);
+            return CODES_RESP_TOPIC_NOT_EXIST;
+        }
+        int32_t q = h->default_topic_queue_nums > 0 ? h->default_topic_queue_nums : tmpl->write_queues;
+        if (q > tmpl->write_queues)
+            q = tmpl->write_queues;
+        c.read_queues = c.write_queues = q;
+        c.perm = tmpl->perm & ~TOPIC_PERM_INHERIT;
+    }
+    int rv = topics_put(b->topics, name, &c, false, &tp);
+    if (rv) {
+        snprintf(remark, cap, "create topic %s: %s", name, b->topics->errmsg);
+        return CODES_RESP_SYSTEM_ERROR;
+    }
+    LOGI("broker", "auto-created topic %s with %d queues", name, c.write_queues);
+    registrar_kick(b);
+    *out = tp;
+    return CODES_RESP_SUCCESS;
+}
+
+/* Reject what later issues implement rather than store it wrongly. */
+static int check_unsupported(const struct properties *p, char *remark, size_t cap)
+{
+    struct slice v;
+    if (properties_find(p, MSG_PROP_TRAN_MSG, &v) && slice_eq(v, "true")) {
+        snprintf(remark, cap, "transactional messages are not supported by this broker yet");
+        return CODES_RESP_MESSAGE_ILLEGAL;
+    }
+    static const char *delay_keys[] = {MSG_PROP_DELAY, MSG_PROP_TIMER_DELIVER_MS, MSG_PROP_TIMER_DELAY_SEC,
+                                       MSG_PROP_TIMER_DELAY_MS, MSG_PROP_STARTDELIVERTIME};
+    for (size_t i = 0; i < sizeof delay_keys / sizeof delay_keys[0]; i++) {
+        if (properties_find(p, delay_keys[i], &v) && !(v.len == 1 && v.p[0] == '0') &&
+            !(v.len == 2 && memcmp(v.p, "-1", 2) == 0)) {
+            snprintf(remark, cap, "delayed messages (%s) are not supported by this broker yet", delay_keys[i]);
+            return CODES_RESP_MESSAGE_ILLEGAL;
+        }
+    }
+    return CODES_RESP_SUCCESS;
+}
+
+/* Encode one message into s->rec as record i. */
+static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const struct headers_send_req *h,
+                      const char *topic, int32_t queue_id, uint32_t part_id, uint64_t offset, int32_t flag,
+                      struct slice body, struct slice props_in, const struct msg_host *born, int64_t now,
+                      char *uniq_out, char *remark, size_t cap)
+{
+    char err[ERRMSG_SIZE];
+    struct properties props;
+    if (properties_parse(props_in.p, props_in.len, &b->limits, &props, err) != 0) {
+        snprintf(remark, cap, "%s", err);
+        return CODES_RESP_MESSAGE_ILLEGAL;
+    }
+    int code = check_unsupported(&props, remark, cap);
+    if (code != CODES_RESP_SUCCESS)
+        return code;
+    /* UNIQ_KEY (added if missing) and CLUSTER, as a stock broker does. */
+    buf_reset(&s->props);
+    struct slice uniq;
+    char gen[MSGID_MAX_STR];
+    if (properties_find(&props, MSG_PROP_UNIQ_KEY, &uniq)) {
+        buf_append(&s->props, props_in.p, props_in.len);
+    } else {
+        size_t n = msgid_uniq_next(&b->uniq, now, gen);
+        properties_set(props_in.p, props_in.len, MSG_PROP_UNIQ_KEY, gen, n, &s->props);
+        uniq = (struct slice){gen, n};
+    }
+    if (uniq_out) {
+        size_t n = uniq.len < MSGID_MAX_STR - 1 ? uniq.len : MSGID_MAX_STR - 1;
+        memcpy(uniq_out, uniq.p, n);
+        uniq_out[n] = '\0';
+    }
+    struct slice cl;
+    if (!properties_find(&props, MSG_PROP_CLUSTER, &cl))
+        properties_append(&s->props, MSG_PROP_CLUSTER, b->conf.cluster, strlen(b->conf.cluster));
+    if (s->props.err || s->props.len > b->limits.max_properties) {
+        snprintf(remark, cap, "properties: length %zu exceeds %u", s->props.len, b->limits.max_properties);
+        return CODES_RESP_MESSAGE_ILLEGAL;
+    }
+    struct slice tag;
+    int32_t tag_code = properties_find(&props, MSG_PROP_TAGS, &tag) ? tags_hash(tag.p, tag.len) : 0;
+
+    struct msg_stored m = {
+        .queue_id = queue_id,
+        .flag = flag,
+        .queue_offset = (int64_t)offset,
+        .physical_offset = (int64_t)store_phys_encode(part_id, offset),
+        .sysflag = h->sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6),
+        .born_timestamp = h->born_timestamp,
+        .born_host = *born,
+        .store_timestamp = now,
+        .store_host = b->store_host,
+        .reconsume_times = h->has_reconsume_times ? h->reconsume_times : 0,
+        .body = body,
+        .topic = slice_of(topic),
+        .properties = {(const char *)s->props.data, s->props.len},
+    };
+    size_t at = s->rec.len;
+    int rv = message_encode(&m, &s->rec);
+    if (rv) {
+        snprintf(remark, cap, "encode message: %s", tern_strerror(rv));
+        return CODES_RESP_MESSAGE_ILLEGAL;
+    }
+    s->rec_off[i] = at;
+    s->rec_len[i] = (uint32_t)(s->rec.len - at);
+    s->msgs[i].tag_hash = (uint64_t)(uint32_t)tag_code;
+    return CODES_RESP_SUCCESS;
+}
+
+static void append_done(struct store_append_req *req, int status)
+{
+    struct send_ctx *c = req->data;
+    struct broker *b = c->b;
+    struct sendmsg *s = b->sendmsg;
+    s->inflight_bytes -= c->bytes;
+    struct remoting_cmd *resp = &b->resp;
+    if (status != 0) {
+        int code = status == TERN_E_NOSPACE ? CODES_RESP_SERVICE_NOT_AVAILABLE : CODES_RESP_SYSTEM_ERROR;
+        char remark[160];
+        snprintf(remark, sizeof remark, "%s: message not stored (%s)",
+                 status == TERN_E_NOSPACE ? "disk full" : "store failed", tern_strerror(status));
+        if (rpc_reply_begin(&c->reply, resp, code, remark) == 0)
+            rpc_reply_finish(&c->reply, resp, NULL, 0);
+        else
+            rpc_reply_drop(&c->reply);
+        ctx_put(s, c);
+        return;
+    }
+    buf_reset(&s->ids);
+    for (uint32_t i = 0; i < c->count; i++) {
+        char id[MSGID_MAX_STR];
+        size_t n = msgid_offset_encode(&b->store_host, (int64_t)store_phys_encode(c->part_id, c->first_offset + i), id);
+        if (i)
+            buf_append_u8(&s->ids, ',');
+        buf_append(&s->ids, id, n);
+    }
+    if (rpc_reply_begin(&c->reply, resp, CODES_RESP_SUCCESS, NULL) == 0 && s->ids.err == 0) {
+        struct headers_send_resp hr = {
+            .msg_id = {(const char *)s->ids.data, s->ids.len},
+            .queue_id = c->queue_id,
+            .queue_offset = (int64_t)c->first_offset,
+            .transaction_id = slice_of(c->uniq),
+            .msg_region = slice_of(b->conf.region),
+            .trace_on = true,
+        };
+        headers_send_resp_encode(&hr, resp);
+        rpc_reply_finish(&c->reply, resp, NULL, 0);
+    } else {
+        rpc_reply_drop(&c->reply);
+    }
+    ctx_put(s, c);
+}
+
+void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
+{
+    struct sendmsg *s = b->sendmsg;
+    char err[ERRMSG_SIZE], remark[ERRMSG_SIZE + 64], topic[TOPICS_NAME_MAX];
+    struct headers_send_req h;
+    if (headers_send_req_decode(&h, req, &b->limits, err) != 0) {
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, err);
+        return;
+    }
+    if (b->disk_full) {
+        snprintf(remark, sizeof remark,
+                 "disk full: %llu bytes free on the data disk, below diskMinFreeBytes; sends resume when space is freed",
+                 (unsigned long long)b->disk_free);
+        broker_respond_error(b, rc, req, CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
+        return;
+    }
+    if (s->inflight_bytes > b->conf.max_inflight_bytes) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_BUSY,
+                             "[OVERLOAD]broker busy: too many bytes waiting to be stored, try again");
+        return;
+    }
+    memcpy(topic, h.topic.p, h.topic.len);
+    topic[h.topic.len] = '\0';
+    bool batch = req->code == CODES_REQ_SEND_BATCH_MESSAGE;
+    if (batch && (has_prefix(topic, RETRY_PREFIX) || has_prefix(topic, DLQ_PREFIX))) {
+        broker_respond_error(b, rc, req, CODES_RESP_MESSAGE_ILLEGAL, "batch messages cannot be sent to retry or DLQ topics");
+        return;
+    }
+    if (!batch && req->body.len > b->conf.max_message_size) {
+        snprintf(remark, sizeof remark, "message body size %zu exceeds maxMessageSize %llu", req->body.len,
+                 (unsigned long long)b->conf.max_message_size);
+        broker_respond_error(b, rc, req, CODES_RESP_MESSAGE_ILLEGAL, remark);
+        return;
+    }
+    struct topic *tp;
+    int code = find_or_create_topic(b, topic, &h, &tp, remark, sizeof remark);
+    if (code != CODES_RESP_SUCCESS) {
+        broker_respond_error(b, rc, req, code, remark);
+        return;
+    }
+    if (!(tp->perm & TOPIC_PERM_WRITE)) {
+        snprintf(remark, sizeof remark, "the topic[%s] sending is forbidden", topic);
+        broker_respond_error(b, rc, req, CODES_RESP_NO_PERMISSION, remark);
+        return;
+    }
+    int32_t qid = h.queue_id;
+    if (qid < 0)
+        qid = tp->write_queues > 0 ? (int32_t)(s->round_robin++ % (uint32_t)tp->write_queues) : 0;
+    if (qid >= topic_max_queues(tp)) {
+        snprintf(remark, sizeof remark, "queueId[%d] is illegal, topic:[%s] topicConfig.writeQueueNums:[%d]", qid,
+                 topic, tp->write_queues);
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, remark);
+        return;
+    }
+    struct partlog *pl;
+    if (topics_partition(b->topics, tp, qid, &pl) != 0) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, b->topics->errmsg);
+        return;
+    }
+
+    struct msg_host born;
+    born_host(rc, &born);
+    int64_t now = clock_now_ms();
+    uint64_t next = partlog_next_offset(pl);
+    uint32_t part_id = partlog_id(pl);
+    char uniq[MSGID_MAX_STR] = "";
+    buf_reset(&s->rec);
+    uint32_t n = 0;
+    if (!batch) {
+        code = encode_one(b, s, 0, &h, topic, qid, part_id, next, h.flag, req->body, h.properties, &born, now, uniq,
+                          remark, sizeof remark);
+        n = 1;
+    } else {
+        struct batch_iter it;
+        struct batch_item item;
+        batch_iter_init(&it, (const uint8_t *)req->body.p, req->body.len, &b->limits);
+        int rv;
+        code = CODES_RESP_SUCCESS;
+        while (code == CODES_RESP_SUCCESS && (rv = batch_iter_next(&it, &item, err)) == 1) {
+            if (n == MAX_BATCH) {
+                snprintf(remark, sizeof remark, "batch holds more than %d messages", MAX_BATCH);
+                code = CODES_RESP_MESSAGE_ILLEGAL;
+                break;
+            }
+            if (item.body.len > b->conf.max_message_size) {
+                snprintf(remark, sizeof remark, "message body size %zu exceeds maxMessageSize %llu", item.body.len,
+                         (unsigned long long)b->conf.max_message_size);
+                code = CODES_RESP_MESSAGE_ILLEGAL;
+                break;
+            }
+            code = encode_one(b, s, n, &h, topic, qid, part_id, next + n, item.flag, item.body, item.properties,
+                              &born, now, n == 0 ? uniq : NULL, remark, sizeof remark);
+            n++;
+        }
+        if (code == CODES_RESP_SUCCESS && rv < 0) {
+            snprintf(remark, sizeof remark, "%s", err);
+            code = CODES_RESP_MESSAGE_ILLEGAL;
+        } else if (code == CODES_RESP_SUCCESS && n == 0) {
+            snprintf(remark, sizeof remark, "empty batch");
+            code = CODES_RESP_MESSAGE_ILLEGAL;
+        }
+    }
+    if (code != CODES_RESP_SUCCESS) {
+        broker_respond_error(b, rc, req, code, remark);
+        return;
+    }
+    if (s->rec.err) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory encoding messages");
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        s->msgs[i].data = s->rec.data + s->rec_off[i];
+        s->msgs[i].len = s->rec_len[i];
+    }
+    struct send_ctx *c = ctx_get(s);
+    if (!c) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_BUSY, "out of memory");
+        return;
+    }
+    c->b = b;
+    c->req.data = c;
+    c->part_id = part_id;
+    c->queue_id = qid;
+    c->count = n;
+    c->bytes = s->rec.len;
+    memcpy(c->uniq, uniq, sizeof c->uniq);
+    struct partlog_append_info info = {.codec = n > 1 ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE};
+    uint64_t first;
+    int rv = store_append(b->store, pl, s->msgs, n, &info, &c->req, append_done, &first);
+    if (rv != 0) {
+        ctx_put(s, c);
+        if (rv == TERN_E_BUSY)
+            broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_BUSY, "[OVERLOAD]partition write buffer full, try again");
+        else
+            broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, tern_strerror(rv));
+        return;
+    }
+    if (first != next) {
+        /* The offsets inside the records would be wrong; this is a bug, but
+         * the store already owns the bytes, so log it loudly. */
+        LOGE("broker", "partition %u: expected offset %llu, store assigned %llu", part_id,
+             (unsigned long long)next, (unsigned long long)first);
+    }
+    c->first_offset = first;
+    s->inflight_bytes += c->bytes;
+    rpc_reply_hold(&c->reply, rc, req);
+}
