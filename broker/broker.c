@@ -184,6 +184,10 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
 {
     memset(b, 0, sizeof *b);
     b->loop = loop;
+    /* Closable from the first failure on: broker_close closes it. */
+    uv_timer_init(loop, &b->disk_timer);
+    b->disk_timer.data = b;
+    b->hub.data = b;
     b->conf = *conf;
     remoting_cmd_init(&b->resp);
     buf_init(&b->body);
@@ -245,8 +249,6 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         return rv;
     rpc_hub_set_max_conns(&b->hub, (size_t)conf->max_connections);
 
-    uv_timer_init(loop, &b->disk_timer);
-    b->disk_timer.data = b;
     disk_check_cb(&b->disk_timer);
     uv_timer_start(&b->disk_timer, disk_check_cb, DISK_CHECK_MS, DISK_CHECK_MS);
 
@@ -267,8 +269,10 @@ static void finish_close(struct broker *b)
 {
     if (--b->closes_pending > 0)
         return;
-    topics_close(b->topics);
-    free(b->topics);
+    if (b->topics) {
+        topics_close(b->topics);
+        free(b->topics);
+    }
     sendmsg_free(b);
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);
@@ -290,7 +294,10 @@ static void hub_closed_cb(struct rpc_hub *hub)
     offsets_flush(b);
     offsets_close(b);
     clients_close(b);
-    store_close(b->store, store_closed_cb, b);
+    if (b->store)
+        store_close(b->store, store_closed_cb, b);
+    else
+        finish_close(b);
 }
 
 static void disk_timer_closed_cb(uv_handle_t *h)
@@ -300,7 +307,10 @@ static void disk_timer_closed_cb(uv_handle_t *h)
 
 static void registrar_closed_cb(struct broker *b)
 {
-    rpc_hub_close(&b->hub, hub_closed_cb);
+    if (b->hub.loop)
+        rpc_hub_close(&b->hub, hub_closed_cb);
+    else
+        hub_closed_cb(&b->hub); /* start failed before the listeners existed */
 }
 
 void broker_close(struct broker *b, void (*on_closed)(struct broker *b))

@@ -381,7 +381,7 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
 
     struct msg_host born;
     born_host(rc, &born);
-    int64_t now = clock_now_ms();
+    int64_t now = partlog_store_time(pl, clock_now_ms());
     uint64_t next = partlog_next_offset(pl);
     uint32_t part_id = partlog_id(pl);
     char uniq[MSGID_MAX_STR] = "";
@@ -445,7 +445,7 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
     c->count = n;
     c->bytes = s->rec.len;
     memcpy(c->uniq, uniq, sizeof c->uniq);
-    struct partlog_append_info info = {.codec = n > 1 ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE};
+    struct partlog_append_info info = {.codec = n > 1 ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE, .store_ts = now};
     uint64_t first;
     int rv = store_append(b->store, pl, s->msgs, n, &info, &c->req, append_done, &first);
     if (rv != 0) {

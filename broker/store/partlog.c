@@ -646,14 +646,18 @@ void partlog_close(struct partlog *pl)
 
 /* ---- append, write, sync ---- */
 
+int64_t partlog_store_time(const struct partlog *pl, int64_t now_ms)
+{
+    /* Keep store times monotonic: time search relies on it. */
+    return now_ms < pl->last_ts ? pl->last_ts : now_ms;
+}
+
 int partlog_append(struct partlog *pl, const struct record_msg *msgs, uint32_t n,
                    const struct partlog_append_info *info, uint64_t *first_offset)
 {
     if (pl->pending.len >= pl->o.max_pending_bytes)
         return TERN_E_BUSY;
-    int64_t ts = clock_now_ms();
-    if (ts < pl->last_ts)
-        ts = pl->last_ts; /* keep store times monotonic: time search relies on it */
+    int64_t ts = partlog_store_time(pl, info && info->store_ts > 0 ? info->store_ts : clock_now_ms());
     struct record_hdr h;
     uint64_t src = info ? info->source_index : 0;
     int rv = record_encode(&pl->pending, &pl->scratch, msgs, n, pl->next_offset, ts, src,

@@ -83,7 +83,14 @@ struct partlog_append_info {
     uint64_t source_index; /* raft index that produced the unit, 0 if none */
     uint16_t flags;        /* opaque caller flags stored in the unit */
     enum record_codec codec;
+    /* Store time for the unit; 0 = now. Raised to keep store times
+     * nondecreasing. Callers that embed the time in their payloads get it
+     * from partlog_store_time first so both agree. */
+    int64_t store_ts;
 };
+
+/* The store time an append at wall time now_ms would get. */
+int64_t partlog_store_time(const struct partlog *pl, int64_t now_ms);
 
 /* Encode one unit holding msgs[0..n) into the pending buffer and assign its
  * offsets (*first_offset .. +n-1). The store time is clock_now_ms(), raised
