@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/wait.h> /* WIFEXITED and friends for struct proc status */
 
 #define PROC_MAX_ARGS 32
 

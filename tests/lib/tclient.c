@@ -1,0 +1,96 @@
+/* Test-side RocketMQ calls built from the protocol library's typed headers. */
+#include "tests/lib/tclient.h"
+
+#include <string.h>
+
+#include "protocol/codes.h"
+#include "protocol/headers.h"
+#include "protocol/message.h"
+#include "protocol/properties.h"
+#include "src/clock.h"
+#include "src/errmsg.h"
+#include "tests/lib/testlib.h"
+
+int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char *tag, const void *body, size_t n,
+                 int64_t *queue_offset)
+{
+    struct buf props;
+    buf_init(&props);
+    if (tag)
+        properties_append(&props, MSG_PROP_TAGS, tag, strlen(tag));
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
+    struct headers_send_req h = {
+        .producer_group = slice_of("test-producer"),
+        .topic = slice_of(topic),
+        .default_topic = slice_of("TBW102"),
+        .default_topic_queue_nums = 4,
+        .queue_id = queue_id,
+        .born_timestamp = clock_now_ms(),
+        .properties = {(const char *)props.data, props.len},
+    };
+    assert_int_equal(headers_send_req_encode(&h, &req), 0);
+    assert_int_equal(rpcsync_call(s, &req, body, n, 10000), 0);
+    remoting_cmd_free(&req);
+    buf_free(&props);
+    if (s->resp.code == CODES_RESP_SUCCESS && queue_offset) {
+        struct headers_send_resp r;
+        char err[ERRMSG_SIZE];
+        assert_int_equal(headers_send_resp_decode(&r, &s->resp, &limits_default, err), 0);
+        *queue_offset = r.queue_offset;
+    }
+    return s->resp.code;
+}
+
+int tclient_pull(struct rpcsync *s, const char *group, const char *topic, int queue_id, int64_t offset,
+                 int max_msgs)
+{
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, CODES_REQ_PULL_MESSAGE);
+    struct headers_pull_req h = {
+        .consumer_group = slice_of(group),
+        .topic = slice_of(topic),
+        .queue_id = queue_id,
+        .queue_offset = offset,
+        .max_msg_nums = max_msgs,
+        .sys_flag = HEADERS_PULL_FLAG_SUBSCRIPTION,
+        .commit_offset = -1,
+        .subscription = slice_of("*"),
+        .expression_type = slice_of("TAG"),
+    };
+    assert_int_equal(headers_pull_req_encode(&h, &req), 0);
+    assert_int_equal(rpcsync_call(s, &req, NULL, 0, 10000), 0);
+    remoting_cmd_free(&req);
+    return s->resp.code;
+}
+
+int tclient_count_records(const struct rpcsync *s)
+{
+    struct message_iter it;
+    struct msg_stored m;
+    char err[ERRMSG_SIZE];
+    message_iter_init(&it, (const uint8_t *)s->resp.body.p, s->resp.body.len, &limits_default, 0);
+    int n = 0, rv;
+    while ((rv = message_iter_next(&it, &m, err)) == 1)
+        n++;
+    assert_int_equal(rv, 0);
+    return n;
+}
+
+int64_t tclient_queue_offset(struct rpcsync *s, int code, const char *topic, int queue_id)
+{
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, code);
+    remoting_ext_set_str(&req, "topic", topic);
+    remoting_ext_set_int(&req, "queueId", queue_id);
+    assert_int_equal(rpcsync_call(s, &req, NULL, 0, 10000), 0);
+    remoting_cmd_free(&req);
+    assert_int_equal(s->resp.code, CODES_RESP_SUCCESS);
+    int64_t off = -1;
+    char err[ERRMSG_SIZE];
+    assert_int_equal(remoting_ext_get_i64(&s->resp, "offset", &off, err), 0);
+    return off;
+}

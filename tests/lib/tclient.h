@@ -1,0 +1,25 @@
+/* Minimal RocketMQ client calls for integration tests, over rpcsync: send one
+ * message, pull a queue with an inline subscription, read a queue offset. */
+#ifndef TERN_TCLIENT_H
+#define TERN_TCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tests/lib/rpcsync.h"
+
+/* SEND_MESSAGE_V2 of body to (topic, queue_id) (-1: broker picks) with an
+ * optional tag. Returns the response code; on success *queue_offset is set
+ * (if not NULL). Fails the test only on transport errors. */
+int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char *tag, const void *body, size_t n,
+                 int64_t *queue_offset);
+/* PULL_MESSAGE without suspension, subscription "*" sent inline. Returns the
+ * response code; s->resp holds the response (body = stored records). */
+int tclient_pull(struct rpcsync *s, const char *group, const char *topic, int queue_id, int64_t offset,
+                 int max_msgs);
+/* Count the stored records in a pull response body (fails the test if malformed). */
+int tclient_count_records(const struct rpcsync *s);
+/* GET_MAX_OFFSET (code 30) or GET_MIN_OFFSET (31) of a queue. */
+int64_t tclient_queue_offset(struct rpcsync *s, int code, const char *topic, int queue_id);
+
+#endif
