@@ -83,6 +83,12 @@ int brokerconf_set(struct brokerconf *c, const char *key, const char *value, cha
     return config_set(keys, NKEYS, c, key, value, errmsg);
 }
 
+const struct config_key *brokerconf_keys(size_t *n)
+{
+    *n = NKEYS;
+    return keys;
+}
+
 void brokerconf_print(FILE *out)
 {
     fprintf(out, "# tern-broker configuration: every key with its default.\n\n");

@@ -7,7 +7,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
+
+#include "src/config.h"
 
 struct brokerconf {
     char cluster[128];         /* brokerClusterName */
@@ -47,5 +50,7 @@ int brokerconf_load(struct brokerconf *c, const char *path, char *errmsg);
 int brokerconf_set(struct brokerconf *c, const char *key, const char *value, char *errmsg);
 /* Print every key, its default and meaning. */
 void brokerconf_print(FILE *out);
+/* The key table (for config_parse_args). */
+const struct config_key *brokerconf_keys(size_t *n);
 
 #endif

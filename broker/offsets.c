@@ -25,6 +25,7 @@
 #include <uthash.h>
 
 #include "broker/broker.h"
+#include "broker/metafile.h"
 #include "broker/topics.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
@@ -219,26 +220,12 @@ static void serialize(struct offsets *o, struct buf *out)
 
 static int load(struct offsets *o, char *errmsg)
 {
+    json_t *root;
+    int rv = metafile_load(o->dir, OFFSETS_FILE, OFFSETS_FILE_MAX, &root, errmsg);
+    if (rv || !root)
+        return rv;
     char path[1100];
     snprintf(path, sizeof path, "%s/%s", o->dir, OFFSETS_FILE);
-    struct buf b;
-    buf_init(&b);
-    int rv = fs_read_file(path, &b, OFFSETS_FILE_MAX, errmsg);
-    if (rv == TERN_E_NOTFOUND) {
-        buf_free(&b);
-        return 0;
-    }
-    if (rv) {
-        buf_free(&b);
-        return rv;
-    }
-    json_error_t je;
-    json_t *root = json_loadb((const char *)b.data, b.len, 0, &je);
-    buf_free(&b);
-    if (!root) {
-        errmsg_printf(errmsg, "%s: line %d: %s", path, je.line, je.text);
-        return TERN_E_CORRUPT;
-    }
     rv = TERN_E_CORRUPT;
     json_t *arr = json_object_get(root, "offsets");
     json_t *ver = json_object_get(root, "formatVersion");

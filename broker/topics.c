@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/metafile.h"
 #include "src/fs.h"
 #include "src/jsonw.h"
 #include "tern/error.h"
@@ -96,26 +97,12 @@ static int save(struct topics *t)
 
 static int load(struct topics *t)
 {
+    json_t *root;
+    int rv = metafile_load(t->path_dir, TOPICS_FILE, TOPICS_FILE_MAX, &root, t->errmsg);
+    if (rv || !root)
+        return rv;
     char path[1100];
     snprintf(path, sizeof path, "%s/%s", t->path_dir, TOPICS_FILE);
-    struct buf b;
-    buf_init(&b);
-    int rv = fs_read_file(path, &b, TOPICS_FILE_MAX, t->errmsg);
-    if (rv == TERN_E_NOTFOUND) {
-        buf_free(&b);
-        return 0;
-    }
-    if (rv) {
-        buf_free(&b);
-        return rv;
-    }
-    json_error_t je;
-    json_t *root = json_loadb((const char *)b.data, b.len, 0, &je);
-    buf_free(&b);
-    if (!root) {
-        errmsg_printf(t->errmsg, "%s: line %d: %s", path, je.line, je.text);
-        return TERN_E_CORRUPT;
-    }
     rv = TERN_E_CORRUPT;
     json_t *topics = json_object_get(root, "topics");
     json_t *next = json_object_get(root, "nextPartitionId");

@@ -44,6 +44,12 @@ int namesrv_conf_set(struct namesrv_conf *c, const char *key, const char *value,
 {
     return config_set(conf_keys, NKEYS, c, key, value, errmsg);
 }
+const struct config_key *namesrv_conf_keys(size_t *n)
+{
+    *n = NKEYS;
+    return conf_keys;
+}
+
 void namesrv_conf_print(FILE *out)
 {
     fprintf(out, "# tern-namesrv configuration: every key with its default.\n\n");

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "src/config.h"
+
 #include "nameserver/routetable.h"
 #include "rpc/rpc.h"
 
@@ -38,6 +40,8 @@ int namesrv_conf_defaults(struct namesrv_conf *c, char *errmsg);
 int namesrv_conf_load(struct namesrv_conf *c, const char *path, char *errmsg);
 int namesrv_conf_set(struct namesrv_conf *c, const char *key, const char *value, char *errmsg);
 void namesrv_conf_print(FILE *out);
+/* The key table (for config_parse_args). */
+const struct config_key *namesrv_conf_keys(size_t *n);
 
 /* Start listening. Returns 0 or TERN_E_* with ns->errmsg. */
 int namesrv_start(struct namesrv *ns, uv_loop_t *loop, const struct namesrv_conf *conf);

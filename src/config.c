@@ -188,3 +188,52 @@ void config_print_doc(const struct config_key *keys, size_t n, FILE *out)
         fprintf(out, "%s = %s\n\n", keys[i].name, keys[i].def);
     }
 }
+
+int config_parse_args(const struct config_key *keys, size_t n, void *target, int argc, char **argv,
+                      const struct config_alias *aliases, size_t naliases, const char *prog,
+                      const char *usage, void (*print_doc)(FILE *out))
+{
+    char err[ERRMSG_SIZE];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int rv = 0;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (strcmp(a, "--print-config") == 0) {
+            print_doc(stdout);
+            return 1;
+        }
+        const char *alias_key = NULL;
+        for (size_t k = 0; k < naliases; k++)
+            if (strcmp(a, aliases[k].flag) == 0)
+                alias_key = aliases[k].key;
+        if (!val || (strcmp(a, "-c") != 0 && strcmp(a, "--set") != 0 && !alias_key)) {
+            fprintf(stderr, "%s: unknown or incomplete option '%s'\n%s", prog, a, usage);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "-c") == 0) {
+            rv = config_load_file(keys, n, target, val, err);
+        } else if (alias_key) {
+            rv = config_set(keys, n, target, alias_key, val, err);
+        } else {
+            char kv[4096];
+            snprintf(kv, sizeof kv, "%s", val);
+            char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "%s: --set wants key=value, got '%s'\n", prog, val);
+                return 2;
+            }
+            *eq = '\0';
+            rv = config_set(keys, n, target, kv, eq + 1, err);
+        }
+        if (rv) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 2;
+        }
+    }
+    return 0;
+}

@@ -40,4 +40,19 @@ int config_load_file(const struct config_key *keys, size_t n, void *target, cons
 /* Print every key with its default and meaning, as a commented config file. */
 void config_print_doc(const struct config_key *keys, size_t n, FILE *out);
 
+/* A command-line flag that sets a key: {"--port", "listenPort"}. */
+struct config_alias {
+    const char *flag;
+    const char *key;
+};
+
+/* Parse a server's command line into target: `-c FILE`, `--set key=value`,
+ * the given aliases (each takes one value), `--print-config` (prints the
+ * keys via print_doc) and `-h`/`--help` (prints usage). Errors go to stderr
+ * prefixed with prog. Returns 0 to go on running, 1 when the program should
+ * exit with status 0 (help, print-config), 2 on a usage or config error. */
+int config_parse_args(const struct config_key *keys, size_t n, void *target, int argc, char **argv,
+                      const struct config_alias *aliases, size_t naliases, const char *prog,
+                      const char *usage, void (*print_doc)(FILE *out));
+
 #endif

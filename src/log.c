@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static enum log_level min_level = LOG_INFO;
@@ -10,6 +11,17 @@ static enum log_level min_level = LOG_INFO;
 void log_set_level(enum log_level lvl)
 {
     min_level = lvl;
+}
+
+enum log_level log_level_from_name(const char *name)
+{
+    if (strcmp(name, "debug") == 0)
+        return LOG_DEBUG;
+    if (strcmp(name, "warn") == 0)
+        return LOG_WARN;
+    if (strcmp(name, "error") == 0)
+        return LOG_ERROR;
+    return LOG_INFO;
 }
 
 enum log_level log_get_level(void)

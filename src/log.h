@@ -5,6 +5,8 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level lvl);
+/* "debug", "info", "warn", "error"; anything else is info. */
+enum log_level log_level_from_name(const char *name);
 enum log_level log_get_level(void);
 void log_write(enum log_level lvl, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

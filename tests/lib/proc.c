@@ -66,6 +66,9 @@ static void sleep_ms(int ms)
 
 void proc_start(struct proc *p, const char *const argv[], const char *logpath)
 {
+    assert_int_equal(p->pid, 0);
+    for (int i = 0; i < PROC_MAX_ARGS && p->argv[i]; i++)
+        free(p->argv[i]);
     memset(p, 0, sizeof *p);
     int i;
     for (i = 0; argv[i] && i < PROC_MAX_ARGS; i++)
