@@ -22,6 +22,7 @@
 #include "tern/error.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rpcsync.h"
+#include "tests/lib/tclient.h"
 #include "tests/lib/testlib.h"
 
 #define FLAG_COMMIT HEADERS_PULL_FLAG_COMMIT_OFFSET
@@ -83,27 +84,8 @@ static int teardown(void **state)
 static int64_t send_msg(struct rpcsync *s, const char *topic, int queue_id, const char *tags, const char *body,
                         int64_t *phys)
 {
-    struct buf props;
-    buf_init(&props);
-    if (tags)
-        properties_append(&props, MSG_PROP_TAGS, tags, strlen(tags));
-    struct remoting_cmd req;
-    remoting_cmd_init(&req);
-    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
-    struct headers_send_req h = {
-        .producer_group = slice_of("pg"),
-        .topic = slice_of(topic),
-        .default_topic = slice_of("TBW102"),
-        .default_topic_queue_nums = 4,
-        .queue_id = queue_id,
-        .born_timestamp = clock_now_ms(),
-        .properties = {(const char *)props.data, props.len},
-    };
-    assert_int_equal(headers_send_req_encode(&h, &req), 0);
-    assert_int_equal(rpcsync_call(s, &req, body, strlen(body), 10000), 0);
-    remoting_cmd_free(&req);
-    buf_free(&props);
-    assert_int_equal(s->resp.code, CODES_RESP_SUCCESS);
+    int64_t off = -1;
+    assert_int_equal(tclient_send(s, topic, queue_id, tags, body, strlen(body), &off), CODES_RESP_SUCCESS);
     struct headers_send_resp r;
     char err[ERRMSG_SIZE];
     assert_int_equal(headers_send_resp_decode(&r, &s->resp, &limits_default, err), 0);
@@ -112,7 +94,7 @@ static int64_t send_msg(struct rpcsync *s, const char *topic, int queue_id, cons
         struct msg_host host;
         assert_int_equal(msgid_offset_decode(r.msg_id.p, r.msg_id.len, &host, phys, err), 0);
     }
-    return r.queue_offset;
+    return off;
 }
 
 struct pull_opts {

@@ -20,6 +20,7 @@
 #include "tern/error.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rpcsync.h"
+#include "tests/lib/tclient.h"
 #include "tests/lib/testlib.h"
 
 static struct proc ns, broker;
@@ -76,29 +77,7 @@ static int teardown(void **state)
 static int send_one(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tags,
                     const void *body, size_t n)
 {
-    struct buf props;
-    buf_init(&props);
-    if (tags)
-        properties_append(&props, MSG_PROP_TAGS, tags, strlen(tags));
-    struct remoting_cmd req;
-    remoting_cmd_init(&req);
-    remoting_cmd_init_request(&req, code);
-    req.serialize = ser;
-    struct headers_send_req h = {
-        .producer_group = slice_of("pg"),
-        .topic = slice_of(topic),
-        .default_topic = slice_of("TBW102"),
-        .default_topic_queue_nums = 4,
-        .queue_id = queue_id,
-        .born_timestamp = clock_now_ms(),
-        .properties = {(const char *)props.data, props.len},
-    };
-    assert_int_equal(headers_send_req_encode(&h, &req), 0);
-    int rv = rpcsync_call(s, &req, body, n, 10000);
-    remoting_cmd_free(&req);
-    buf_free(&props);
-    assert_int_equal(rv, 0);
-    return s->resp.code;
+    return tclient_send_ex(s, code, ser, topic, queue_id, tags, body, n, NULL);
 }
 
 static void test_send_acknowledged_with_offsets_and_ids(void **state)

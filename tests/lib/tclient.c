@@ -14,13 +14,21 @@
 int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char *tag, const void *body, size_t n,
                  int64_t *queue_offset)
 {
+    return tclient_send_ex(s, CODES_REQ_SEND_MESSAGE_V2, REMOTING_SER_JSON, topic, queue_id, tag, body, n,
+                           queue_offset);
+}
+
+int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tag,
+                    const void *body, size_t n, int64_t *queue_offset)
+{
     struct buf props;
     buf_init(&props);
     if (tag)
         properties_append(&props, MSG_PROP_TAGS, tag, strlen(tag));
     struct remoting_cmd req;
     remoting_cmd_init(&req);
-    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
+    remoting_cmd_init_request(&req, code);
+    req.serialize = ser;
     struct headers_send_req h = {
         .producer_group = slice_of("test-producer"),
         .topic = slice_of(topic),

@@ -13,6 +13,10 @@
  * (if not NULL). Fails the test only on transport errors. */
 int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char *tag, const void *body, size_t n,
                  int64_t *queue_offset);
+/* The same with the request code (SEND_MESSAGE 10 or SEND_MESSAGE_V2 310)
+ * and header form (REMOTING_SER_JSON / REMOTING_SER_ROCKETMQ) chosen. */
+int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tag,
+                    const void *body, size_t n, int64_t *queue_offset);
 /* PULL_MESSAGE without suspension, subscription "*" sent inline. Returns the
  * response code; s->resp holds the response (body = stored records). */
 int tclient_pull(struct rpcsync *s, const char *group, const char *topic, int queue_id, int64_t offset,
