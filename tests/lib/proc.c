@@ -64,11 +64,18 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-void proc_start(struct proc *p, const char *const argv[], const char *logpath)
+void proc_release(struct proc *p)
 {
     assert_int_equal(p->pid, 0);
-    for (int i = 0; i < PROC_MAX_ARGS && p->argv[i]; i++)
+    for (int i = 0; i < PROC_MAX_ARGS && p->argv[i]; i++) {
         free(p->argv[i]);
+        p->argv[i] = NULL;
+    }
+}
+
+void proc_start(struct proc *p, const char *const argv[], const char *logpath)
+{
+    proc_release(p);
     memset(p, 0, sizeof *p);
     int i;
     for (i = 0; argv[i] && i < PROC_MAX_ARGS; i++)

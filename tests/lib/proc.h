@@ -37,6 +37,8 @@ void proc_kill9(struct proc *p);
 int proc_free_port(bool pair);
 /* Poll until 127.0.0.1:port accepts connections; false on timeout. */
 bool proc_wait_port(int port, int timeout_ms);
+/* Free the copied argv (the process must have been stopped). */
+void proc_release(struct proc *p);
 /* Print the last lines of a process log to stderr (for failing tests). */
 void proc_dump_log(const struct proc *p, int lines);
 

@@ -60,7 +60,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
     const char *argv[] = {proc_bin("tern-broker", bin, sizeof bin), "--set", set_port, "--set", set_dir,
                           "--set", "namesrvAddr=", "--set", "brokerIP1=127.0.0.1", "--set", "diskMinFreeBytes=0",
                           "--set", "segmentBytes=2m", NULL};
-    struct proc broker;
+    struct proc broker = {0};
     proc_start(&broker, argv, log);
     assert_true(proc_wait_port(port, 10000));
     char addr[64];
@@ -108,6 +108,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
     rpcsync_close(&s);
     proc_stop(&broker, 10000);
     assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    proc_release(&broker);
 }
 
 static int teardown(void **state)
