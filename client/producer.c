@@ -1,0 +1,565 @@
+/* struct tern_producer: SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE with queue
+ * selection, client-side UNIQ_KEY, LZ4 compression and retries.
+ *
+ * Happy path: the message is encoded once into a pooled struct psend
+ * (properties, body, ids), a writable queue is picked from the cached route,
+ * the header is built in the client's scratch command and the request goes
+ * out on the master's connection; the response becomes a tern_send_result.
+ * Failure modes: no cached route -> fetched first (TBW102 for unknown
+ * topics); SYSTEM_ERROR, SYSTEM_BUSY, SERVICE_NOT_AVAILABLE, timeouts,
+ * closed or refused connections -> retried on another broker when there is
+ * one; TOPIC_NOT_EXIST -> route refreshed, then retried; anything else
+ * (MESSAGE_ILLEGAL, NO_PERMISSION, ...) fails at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/libtern.h"
+#include "client/msgbuild.h"
+#include "protocol/batch.h"
+#include "protocol/codes.h"
+#include "protocol/headers.h"
+#include "protocol/tags.h"
+#include "src/clock.h"
+#include "src/errmsg.h"
+#include "src/log.h"
+
+#define PRODUCER_POOL_MAX 256
+
+struct psend {
+    struct tern_producer *p;
+    struct buf props; /* single: properties string; reused for the result */
+    struct buf body;  /* single: (compressed) body; batch: batch body */
+    struct buf ids;   /* UNIQ_KEY(s), comma-joined, NUL-terminated */
+    char topic[LIMITS_MAX_TOPIC_SYSTEM + 1];
+    int32_t sysflag;
+    int32_t flag;
+    int64_t born;
+    bool batch;
+    bool oneway;
+    bool use_qid;
+    int qid;
+    char broker[LIBTERN_NAME_MAX];
+    bool has_key;
+    int32_t key_hash;
+    int attempts;
+    int max_attempts;
+    bool refreshed;
+    char last_broker[LIBTERN_NAME_MAX];
+    tern_send_cb cb;
+    void *arg;
+    struct psend *next;
+};
+
+struct tern_producer {
+    struct tern_client *c;
+    char group[LIBTERN_NAME_MAX];
+    int retries;
+    size_t threshold;
+    int64_t timeout_ms;
+    int dtqn;
+    size_t max_in_flight;
+    size_t in_flight;
+    struct psend *pool;
+    size_t npool;
+    struct tern_producer *next;
+};
+
+void tern_producer_opts_init(struct tern_producer_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->retries = 2;
+    o->compress_threshold = 4096;
+    o->default_topic_queue_nums = 4;
+    o->max_in_flight = 65536;
+}
+
+int tern_producer_new(struct tern_client *c, const struct tern_producer_opts *o,
+                      struct tern_producer **out)
+{
+    if (!c || !o || !out || !o->group || !*o->group || strlen(o->group) >= LIBTERN_NAME_MAX)
+        return TERN_E_INVAL;
+    if (c->closing)
+        return TERN_E_CLOSED;
+    struct tern_producer *p = calloc(1, sizeof *p);
+    if (!p)
+        return TERN_E_NOMEM;
+    p->c = c;
+    snprintf(p->group, sizeof p->group, "%s", o->group);
+    p->retries = o->retries < 0 ? 0 : (o->retries == 0 ? 2 : o->retries);
+    p->threshold = o->compress_threshold ? o->compress_threshold : 4096;
+    p->timeout_ms = o->send_timeout_ms > 0 ? o->send_timeout_ms : c->timeout_ms;
+    p->dtqn = o->default_topic_queue_nums > 0 ? o->default_topic_queue_nums : 4;
+    p->max_in_flight = o->max_in_flight ? o->max_in_flight : 65536;
+    p->next = c->producers;
+    c->producers = p;
+    *out = p;
+    return 0;
+}
+
+size_t producer_groups(struct tern_client *c, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (struct tern_producer *p = c->producers; p && n < cap; p = p->next) {
+        bool dup = false;
+        for (size_t i = 0; i < n; i++)
+            dup = dup || strcmp(out[i], p->group) == 0;
+        if (!dup)
+            out[n++] = p->group;
+    }
+    return n;
+}
+
+static void psend_destroy(struct psend *ps)
+{
+    buf_free(&ps->props);
+    buf_free(&ps->body);
+    buf_free(&ps->ids);
+    free(ps);
+}
+
+void producer_free_all(struct tern_client *c)
+{
+    struct tern_producer *p = c->producers;
+    c->producers = NULL;
+    while (p) {
+        struct tern_producer *next = p->next;
+        while (p->pool) {
+            struct psend *ps = p->pool;
+            p->pool = ps->next;
+            psend_destroy(ps);
+        }
+        free(p);
+        p = next;
+    }
+}
+
+static struct psend *psend_get(struct tern_producer *p)
+{
+    struct psend *ps = p->pool;
+    if (ps) {
+        p->pool = ps->next;
+        p->npool--;
+    } else {
+        ps = calloc(1, sizeof *ps);
+        if (!ps)
+            return NULL;
+        buf_init(&ps->props);
+        buf_init(&ps->body);
+        buf_init(&ps->ids);
+    }
+    struct buf props = ps->props, body = ps->body, ids = ps->ids;
+    memset(ps, 0, sizeof *ps);
+    ps->props = props;
+    ps->body = body;
+    ps->ids = ids;
+    buf_reset(&ps->props);
+    buf_reset(&ps->body);
+    buf_reset(&ps->ids);
+    ps->p = p;
+    p->in_flight++;
+    return ps;
+}
+
+static void psend_put(struct psend *ps)
+{
+    struct tern_producer *p = ps->p;
+    p->in_flight--;
+    if (p->npool >= PRODUCER_POOL_MAX || ps->body.cap > (1u << 20)) {
+        psend_destroy(ps);
+        return;
+    }
+    ps->next = p->pool;
+    p->pool = ps;
+    p->npool++;
+}
+
+static void fail(struct psend *ps, int err, const char *errmsg)
+{
+    if (ps->cb)
+        ps->cb(err, errmsg, NULL, ps->arg);
+    psend_put(ps);
+}
+
+/* ---- preparation --------------------------------------------------------- */
+
+static int check_msg(struct tern_client *c, const struct tern_send_msg *m)
+{
+    if (!m || !m->topic || (!m->body && m->body_len)) {
+        errmsg_printf(c->errmsg, "message needs a topic and a body");
+        return TERN_E_INVAL;
+    }
+    char e[ERRMSG_SIZE];
+    if (limits_check_topic(&limits_default, m->topic, strlen(m->topic), e) != 0) {
+        errmsg_printf(c->errmsg, "%s", e);
+        return TERN_E_INVAL;
+    }
+    if (m->body_len > limits_default.max_body) {
+        errmsg_printf(c->errmsg, "body of %zu bytes exceeds %u", m->body_len, limits_default.max_body);
+        return TERN_E_TOOBIG;
+    }
+    if (m->broker_name && strlen(m->broker_name) >= LIBTERN_NAME_MAX) {
+        errmsg_printf(c->errmsg, "broker name too long");
+        return TERN_E_INVAL;
+    }
+    return 0;
+}
+
+static void set_selection(struct psend *ps, const struct tern_send_msg *m)
+{
+    snprintf(ps->topic, sizeof ps->topic, "%s", m->topic);
+    if (m->use_queue_id) {
+        ps->use_qid = true;
+        ps->qid = m->queue_id;
+        snprintf(ps->broker, sizeof ps->broker, "%s", m->broker_name ? m->broker_name : "");
+    } else if (m->sharding_key && *m->sharding_key) {
+        ps->has_key = true;
+        ps->key_hash = tags_hash(m->sharding_key, strlen(m->sharding_key));
+    }
+}
+
+static int prepare_one(struct psend *ps, const struct tern_send_msg *m)
+{
+    struct tern_client *c = ps->p->c;
+    int rv = check_msg(c, m);
+    if (rv != 0)
+        return rv;
+    char uniq[MSGID_MAX_STR];
+    msgid_uniq_next(&c->gen, clock_now_ms(), uniq);
+    rv = msgbuild_properties(&ps->props, m, uniq, c->errmsg);
+    if (rv != 0)
+        return rv;
+    rv = msgbuild_compress(m->body, m->body_len, ps->p->threshold, &ps->body, &ps->sysflag);
+    buf_append(&ps->ids, uniq, strlen(uniq) + 1);
+    if (rv == 0)
+        rv = ps->ids.err;
+    if (rv != 0) {
+        errmsg_printf(c->errmsg, "out of memory");
+        return rv;
+    }
+    ps->flag = m->flag;
+    ps->born = clock_now_ms();
+    set_selection(ps, m);
+    return 0;
+}
+
+static int prepare_batch(struct psend *ps, const struct tern_send_msg *msgs, size_t n)
+{
+    struct tern_client *c = ps->p->c;
+    if (n == 0 || !msgs) {
+        errmsg_printf(c->errmsg, "empty batch");
+        return TERN_E_INVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rv = check_msg(c, &msgs[i]);
+        if (rv != 0)
+            return rv;
+        if (strcmp(msgs[i].topic, msgs[0].topic) != 0) {
+            errmsg_printf(c->errmsg, "batch message %zu: all messages need the same topic", i);
+            return TERN_E_INVAL;
+        }
+        if (msgs[i].delay_level != 0) {
+            errmsg_printf(c->errmsg, "batch message %zu: batches cannot be delayed", i);
+            return TERN_E_INVAL;
+        }
+        char uniq[MSGID_MAX_STR];
+        msgid_uniq_next(&c->gen, clock_now_ms(), uniq);
+        buf_reset(&ps->props);
+        rv = msgbuild_properties(&ps->props, &msgs[i], uniq, c->errmsg);
+        if (rv != 0)
+            return rv;
+        rv = batch_encode_item(&ps->body, msgs[i].flag, msgs[i].body, msgs[i].body_len,
+                               (const char *)ps->props.data, ps->props.len);
+        if (rv != 0) {
+            errmsg_printf(c->errmsg, "batch message %zu: %s", i, tern_strerror(rv));
+            return rv;
+        }
+        if (i)
+            buf_append(&ps->ids, ",", 1);
+        buf_append(&ps->ids, uniq, strlen(uniq));
+    }
+    buf_append(&ps->ids, "", 1);
+    if (ps->ids.err || ps->body.err) {
+        errmsg_printf(c->errmsg, "out of memory");
+        return TERN_E_NOMEM;
+    }
+    if (ps->body.len > limits_default.max_body) {
+        errmsg_printf(c->errmsg, "batch body of %zu bytes exceeds %u", ps->body.len,
+                      limits_default.max_body);
+        return TERN_E_TOOBIG;
+    }
+    buf_reset(&ps->props);
+    ps->batch = true;
+    ps->born = clock_now_ms();
+    set_selection(ps, &msgs[0]);
+    return 0;
+}
+
+/* ---- attempts ---------------------------------------------------------------- */
+
+static int attempt(struct psend *ps, bool in_call);
+
+static bool retryable(int err)
+{
+    switch (err) {
+    case CODES_RESP_SYSTEM_ERROR:
+    case CODES_RESP_SYSTEM_BUSY:
+    case CODES_RESP_SERVICE_NOT_AVAILABLE:
+    case CODES_RESP_TOPIC_NOT_EXIST:
+    case TERN_E_TIMEOUT:
+    case TERN_E_CLOSED:
+    case TERN_E_CONNECT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void route_ready(int err, const char *errmsg, struct routes_topic *r, void *arg)
+{
+    struct psend *ps = arg;
+    if (err != 0) {
+        fail(ps, err, errmsg);
+        return;
+    }
+    int rv = attempt(ps, false);
+    if (rv != 0)
+        fail(ps, rv, ps->p->c->errmsg);
+}
+
+static void retry_or_fail(struct psend *ps, int err, const char *errmsg)
+{
+    struct tern_client *c = ps->p->c;
+    if (c->closing || !retryable(err) || ps->attempts >= ps->max_attempts) {
+        fail(ps, err, errmsg);
+        return;
+    }
+    LOGD("client", "send to %s failed (%s), retrying", ps->last_broker, errmsg);
+    if (err == CODES_RESP_TOPIC_NOT_EXIST && !ps->refreshed) {
+        ps->refreshed = true;
+        if (routes_fetch(c, ps->topic, true, route_ready, ps) == 0)
+            return;
+    }
+    int rv = attempt(ps, false);
+    if (rv != 0)
+        fail(ps, rv, c->errmsg);
+}
+
+static void send_done(int status, struct remoting_cmd *resp, void *arg)
+{
+    struct psend *ps = arg;
+    if (status != 0) {
+        char why[TERN_ERRMSG_SIZE];
+        snprintf(why, sizeof why, "send to %s: %s", ps->last_broker, peer_strerror(status));
+        retry_or_fail(ps, status, why);
+        return;
+    }
+    int code = resp->code;
+    if (code != CODES_RESP_SUCCESS && code != CODES_RESP_FLUSH_DISK_TIMEOUT &&
+        code != CODES_RESP_FLUSH_SLAVE_TIMEOUT && code != CODES_RESP_SLAVE_NOT_AVAILABLE) {
+        char why[TERN_ERRMSG_SIZE];
+        snprintf(why, sizeof why, "send to %s: broker answered %d %.*s", ps->last_broker, code,
+                 (int)resp->remark.len, resp->remark.p ? resp->remark.p : "");
+        retry_or_fail(ps, libtern_code_err(code), why);
+        return;
+    }
+    struct headers_send_resp h;
+    char err[ERRMSG_SIZE];
+    if (headers_send_resp_decode(&h, resp, &limits_default, err) != 0) {
+        char why[TERN_ERRMSG_SIZE];
+        snprintf(why, sizeof why, "send to %s: %s", ps->last_broker, err);
+        fail(ps, TERN_E_MALFORMED, why);
+        return;
+    }
+    buf_reset(&ps->props);
+    buf_append(&ps->props, h.msg_id.p, h.msg_id.len);
+    buf_append(&ps->props, "", 1);
+    struct tern_send_result res = {
+        .status = (enum tern_send_status)code,
+        .msg_id = (const char *)ps->ids.data,
+        .offset_msg_id = ps->props.err ? "" : (const char *)ps->props.data,
+        .broker_name = ps->last_broker,
+        .queue_id = h.queue_id,
+        .queue_offset = h.queue_offset,
+        .attempts = ps->attempts,
+    };
+    if (ps->cb)
+        ps->cb(0, "", &res, ps->arg);
+    psend_put(ps);
+}
+
+static const struct routes_mq *pick(struct psend *ps, struct routes_topic *r)
+{
+    if (r->npub == 0)
+        return NULL;
+    if (ps->use_qid) {
+        for (size_t i = 0; i < r->npub; i++)
+            if (r->pub[i].qid == ps->qid && (!ps->broker[0] || strcmp(r->pub[i].broker, ps->broker) == 0))
+                return &r->pub[i];
+        return NULL;
+    }
+    if (ps->has_key) {
+        int64_t v = (int64_t)ps->key_hash % (int64_t)r->npub;
+        return &r->pub[v < 0 ? -v : v];
+    }
+    /* Round-robin, avoiding the broker that just failed when possible. */
+    for (size_t k = 0; k < r->npub; k++) {
+        const struct routes_mq *mq = &r->pub[r->rr++ % r->npub];
+        if (ps->attempts == 0 || strcmp(mq->broker, ps->last_broker) != 0)
+            return mq;
+    }
+    return &r->pub[r->rr++ % r->npub];
+}
+
+/* One attempt. in_call: inside the user's call, where errors are returned
+ * rather than reported through the callback. Returns 0 or an error (with
+ * c->errmsg) that the caller reports. */
+static int attempt(struct psend *ps, bool in_call)
+{
+    struct tern_producer *p = ps->p;
+    struct tern_client *c = p->c;
+    if (c->closing) {
+        errmsg_printf(c->errmsg, "client closed");
+        return TERN_E_CLOSED;
+    }
+    struct routes_topic *r = routes_find(c, ps->topic);
+    if (!r || r->npub == 0) {
+        if (ps->refreshed || (r && !in_call && ps->attempts > 0)) {
+            errmsg_printf(c->errmsg, "topic %s: no writable queue", ps->topic);
+            return TERN_E_NOTFOUND;
+        }
+        ps->refreshed = true;
+        return routes_fetch(c, ps->topic, true, route_ready, ps);
+    }
+    const struct routes_mq *mq = pick(ps, r);
+    if (!mq) {
+        errmsg_printf(c->errmsg, "topic %s: no writable queue%s", ps->topic,
+                      ps->use_qid ? " with that id" : "");
+        return TERN_E_NOTFOUND;
+    }
+    const char *addr = routes_master(r, mq->broker);
+    if (!addr) {
+        errmsg_printf(c->errmsg, "broker %s has no master", mq->broker);
+        return TERN_E_NOTFOUND;
+    }
+    struct remoting_cmd *cmd =
+        libtern_cmd(c, ps->batch ? CODES_REQ_SEND_BATCH_MESSAGE : CODES_REQ_SEND_MESSAGE_V2);
+    struct headers_send_req h = {
+        .producer_group = slice_of(p->group),
+        .topic = slice_of(ps->topic),
+        .default_topic = slice_of("TBW102"),
+        .default_topic_queue_nums = p->dtqn,
+        .queue_id = mq->qid,
+        .sys_flag = ps->sysflag,
+        .born_timestamp = ps->born,
+        .flag = ps->flag,
+        .properties = {(const char *)ps->props.data, ps->props.len},
+        .has_batch = ps->batch,
+        .batch = ps->batch,
+        .broker_name = slice_of(mq->broker),
+    };
+    if (ps->props.len == 0)
+        h.properties.p = NULL;
+    int rv = headers_send_req_encode(&h, cmd);
+    if (rv != 0) {
+        errmsg_printf(c->errmsg, "send header: %s", tern_strerror(rv));
+        return rv;
+    }
+    snprintf(ps->last_broker, sizeof ps->last_broker, "%s", mq->broker);
+    ps->attempts++;
+    struct iovec iov = {ps->body.data, ps->body.len};
+    if (ps->oneway) {
+        rv = peer_oneway(c, addr, cmd, &iov, ps->body.len ? 1 : 0);
+        if (rv == 0 && !in_call)
+            psend_put(ps); /* done: nobody to tell */
+        return rv;
+    }
+    return peer_request(c, addr, cmd, &iov, ps->body.len ? 1 : 0, p->timeout_ms, send_done, ps);
+}
+
+static int start(struct tern_producer *p, struct psend *ps)
+{
+    int rv = attempt(ps, true);
+    if (rv != 0) {
+        psend_put(ps);
+        return rv;
+    }
+    /* A oneway send that went out at once is finished. */
+    if (ps->oneway && ps->attempts > 0)
+        psend_put(ps);
+    return 0;
+}
+
+static struct psend *begin(struct tern_producer *p, tern_send_cb cb, void *arg, int *err)
+{
+    if (p->c->closing) {
+        *err = TERN_E_CLOSED;
+        return NULL;
+    }
+    if (p->in_flight >= p->max_in_flight) {
+        errmsg_printf(p->c->errmsg, "%zu sends in flight", p->in_flight);
+        *err = TERN_E_BUSY;
+        return NULL;
+    }
+    struct psend *ps = psend_get(p);
+    if (!ps) {
+        *err = TERN_E_NOMEM;
+        return NULL;
+    }
+    ps->cb = cb;
+    ps->arg = arg;
+    ps->max_attempts = 1 + p->retries;
+    return ps;
+}
+
+int tern_producer_send(struct tern_producer *p, const struct tern_send_msg *m, tern_send_cb cb,
+                       void *arg)
+{
+    if (!p || !cb)
+        return TERN_E_INVAL;
+    int rv;
+    struct psend *ps = begin(p, cb, arg, &rv);
+    if (!ps)
+        return rv;
+    rv = prepare_one(ps, m);
+    if (rv != 0) {
+        psend_put(ps);
+        return rv;
+    }
+    return start(p, ps);
+}
+
+int tern_producer_send_oneway(struct tern_producer *p, const struct tern_send_msg *m)
+{
+    if (!p)
+        return TERN_E_INVAL;
+    int rv;
+    struct psend *ps = begin(p, NULL, NULL, &rv);
+    if (!ps)
+        return rv;
+    ps->oneway = true;
+    ps->max_attempts = 1;
+    rv = prepare_one(ps, m);
+    if (rv != 0) {
+        psend_put(ps);
+        return rv;
+    }
+    return start(p, ps);
+}
+
+int tern_producer_send_batch(struct tern_producer *p, const struct tern_send_msg *msgs, size_t n,
+                             tern_send_cb cb, void *arg)
+{
+    if (!p || !cb)
+        return TERN_E_INVAL;
+    int rv;
+    struct psend *ps = begin(p, cb, arg, &rv);
+    if (!ps)
+        return rv;
+    rv = prepare_batch(ps, msgs, n);
+    if (rv != 0) {
+        psend_put(ps);
+        return rv;
+    }
+    return start(p, ps);
+}
