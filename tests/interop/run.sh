@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Interoperability with ali-ons, a stock RocketMQ client for Node
+# (tests/interop/package.json pins the version):
+#   (a) an ali-ons producer sends messages with tags and keys (some above
+#       4 KiB, zlib-compressed by ali-ons); `tern consume` with --tags receives
+#       exactly the matching ones (body, tags, keys), and with '*' all of them
+#       at the queue offsets ali-ons was told;
+#   (b) `tern produce` writes messages with two tags; an ali-ons push-consumer
+#       group subscribed to one tag receives exactly those, and its committed
+#       offsets end with lag 0.
+# Installs the npm dependencies into a cache dir ($TERN_INTEROP_CACHE, default
+# ~/.cache/tern-interop/<lock hash>), starts a name server and a broker on free
+# loopback ports with a temp dir, and stops them on exit. Bounded (< 3 min).
+# Exit 0 pass, 1 fail, 77 skipped (no node/npm or the registry unreachable).
+set -uo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+: "${TERN_BIN_DIR:=$HERE/../../build/bin}"
+export TERN_BIN_DIR
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "interop: SKIP: node and npm are needed" >&2
+  exit 77
+fi
+
+# ---- npm dependencies, cached by lock-file hash -------------------------------
+lockhash="$(cat "$HERE/package.json" "$HERE/package-lock.json" 2>/dev/null | sha256sum | cut -c1-16)"
+cache="${TERN_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tern-interop/$lockhash}"
+if [ ! -f "$cache/node_modules/ali-ons/package.json" ]; then
+  mkdir -p "$cache"
+  cp "$HERE/package.json" "$cache/"
+  [ -f "$HERE/package-lock.json" ] && cp "$HERE/package-lock.json" "$cache/"
+  echo "# installing npm dependencies into $cache"
+  if [ -f "$cache/package-lock.json" ]; then npm_cmd=(npm ci); else npm_cmd=(npm install); fi
+  if ! (cd "$cache" && timeout 120 "${npm_cmd[@]}" --no-audit --no-fund --loglevel=error >"$cache/npm.log" 2>&1); then
+    echo "interop: SKIP: npm install failed (registry unreachable?):" >&2
+    tail -n 5 "$cache/npm.log" >&2
+    exit 77
+  fi
+fi
+export NODE_PATH="$cache/node_modules"
+echo "# ali-ons $(node -p "require('$cache/node_modules/ali-ons/package.json').version"), node $(node --version)"
+
+. "$HERE/../integration/tern_fixture.sh"
+fixture_start
+echo "# name server $NS, broker $BROKER_ADDR, tmp $TMP"
+export TERN_NAMESRV="$NS"
+js() { t_run "$1" node "$HERE/$2" "${@:3}"; }
+
+# ---- (a) ali-ons producer -> tern consume --tags -----------------------------
+N=60
+t_run 30 "$TERN" topic create --topic ons_a --queues 4 >/dev/null 2>"$TMP/err" || cat "$TMP/err"
+js 60 ons_produce.js "$NS" ons_a "$N" >"$TMP/a_sent" 2>"$TMP/a_produce.err"; rc=$?
+check "(a) ali-ons producer sent $N messages" test "$rc:$(wc -l <"$TMP/a_sent")" = "0:$N"
+[ "$rc" = 0 ] || cat "$TMP/a_produce.err"
+grep '"tags":"red"' "$TMP/a_sent" >"$TMP/a_red"
+t_run 60 "$TERN" consume --topic ons_a --group tern_red --from first --tags red \
+  --format json --idle-exit 3 >"$TMP/a_got_red" 2>"$TMP/a_consume.err"
+check "(a) tern consume --tags red gets exactly the $((N / 2)) red messages (body, tags, keys)" \
+  js 20 compare.js "$TMP/a_red" "$TMP/a_got_red"
+t_run 60 "$TERN" consume --topic ons_a --group tern_all --from first \
+  --format json --max "$N" >"$TMP/a_got_all" 2>>"$TMP/a_consume.err"
+check "(a) tern consume '*' gets all $N (body, tags, keys)" \
+  js 20 compare.js "$TMP/a_sent" "$TMP/a_got_all"
+check "(a) every message is at the queue/offset the ali-ons producer was told" \
+  js 20 same_positions.js "$TMP/a_sent" "$TMP/a_got_all"
+
+# ---- (b) tern produce -> ali-ons consumer group on one tag --------------------
+M=40
+t_run 30 "$TERN" topic create --topic ons_b --queues 4 >/dev/null 2>"$TMP/err" || cat "$TMP/err"
+seq 1 "$M" | sed 's/^/alpha-/' >"$TMP/b_alpha"
+# One body above 4 KiB: tern produce sends it uncompressed by default (ali-ons
+# decodes zlib only, not libtern's lz4).
+{ printf 'alpha-big-'; head -c 6000 /dev/zero | tr '\0' q; echo; } >>"$TMP/b_alpha"
+seq 1 "$M" | sed 's/^/beta-/' >"$TMP/b_beta"
+t_run 30 "$TERN" produce --topic ons_b --tag alpha --key ka <"$TMP/b_alpha" >/dev/null 2>"$TMP/b_produce.err"; rc1=$?
+t_run 30 "$TERN" produce --topic ons_b --tag beta --key kb <"$TMP/b_beta" >/dev/null 2>>"$TMP/b_produce.err"; rc2=$?
+check "(b) tern produce sent $((M + 1)) alpha and $M beta" test "$rc1$rc2" = 00
+sed 's/.*/{"body":"&","tags":"alpha","keys":"ka"}/' "$TMP/b_alpha" >"$TMP/b_expected"
+js 90 ons_consume.js "$NS" ons_b ons_group_b alpha "$((M + 1))" 60000 2500 >"$TMP/b_got" 2>"$TMP/b_consume.err"; rc=$?
+check "(b) ali-ons consumer ran" test "$rc" = 0
+check "(b) ali-ons consumer on tag alpha got exactly the $((M + 1)) alpha messages (body, tags, keys)" \
+  js 20 compare.js "$TMP/b_expected" "$TMP/b_got"
+lag_ok=1
+for _ in $(seq 1 25); do
+  t_run 20 "$TERN" group offsets --group ons_group_b --topic ons_b >"$TMP/b_offsets" 2>&1
+  if grep -Eq "^TOTAL +- +$((2 * M + 1)) +$((2 * M + 1)) +0\$" "$TMP/b_offsets"; then lag_ok=0; break; fi
+  sleep 0.2
+done
+check "(b) ali-ons committed offsets reach the end of every queue (lag 0)" test "$lag_ok" = 0
+[ "$lag_ok" = 0 ] || cat "$TMP/b_offsets"
+
+if [ "$FIXTURE_FAILS" -ne 0 ]; then
+  for f in "$TMP"/*.err; do
+    echo "--- $f"
+    tail -n 20 "$f"
+  done
+fi
+fixture_finish
