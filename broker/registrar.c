@@ -23,6 +23,9 @@
 #define REQUEST_TIMEOUT_MS 3000
 #define UNREGISTER_TIMEOUT_MS 1000
 #define KICK_DELAY_MS 50
+/* Until a name server has accepted us once, retry this often instead of
+ * waiting a whole registration period (it may simply start after us). */
+#define FIRST_RETRY_MS 1000
 
 struct ns_link {
     struct registrar *reg;
@@ -30,6 +33,7 @@ struct ns_link {
     struct rpc_conn *conn;
     bool connecting;
     bool failed_logged;
+    bool registered; /* at least one registration succeeded */
 };
 
 struct registrar {
@@ -40,6 +44,7 @@ struct registrar {
     uv_timer_t kick;
     bool closing;
     int unregister_pending;
+    int register_pending; /* REGISTER_BROKER requests awaiting an answer */
     void (*on_closed)(struct broker *b);
     int handles_open;
 };
@@ -77,9 +82,25 @@ static int build_body(struct broker *b, struct buf *out)
     return rv;
 }
 
+static void finish(struct registrar *r);
+static void kick_cb(uv_timer_t *t);
+
+/* A name server we never registered with: try again soon. */
+static void retry_soon(struct ns_link *l)
+{
+    struct registrar *r = l->reg;
+    if (!r->closing && !l->registered && !uv_is_active((uv_handle_t *)&r->kick))
+        uv_timer_start(&r->kick, kick_cb, FIRST_RETRY_MS, 0);
+}
+
 static void register_done(int status, struct remoting_cmd *resp, void *arg)
 {
     struct ns_link *l = arg;
+    l->reg->register_pending--;
+    if (status == 0 && resp->code == CODES_RESP_SUCCESS)
+        l->registered = true;
+    else
+        retry_soon(l);
     if (status != 0)
         LOGW("broker", "register with %s: %s", l->addr, tern_strerror(status));
     else if (resp->code != CODES_RESP_SUCCESS)
@@ -87,6 +108,7 @@ static void register_done(int status, struct remoting_cmd *resp, void *arg)
              resp->remark.p ? resp->remark.p : "");
     else
         LOGD("broker", "registered with %s", l->addr);
+    finish(l->reg);
 }
 
 static void send_register(struct ns_link *l)
@@ -115,13 +137,12 @@ static void send_register(struct ns_link *l)
         .body_crc32 = (int32_t)(checksum_crc32(0, body.data, body.len) & 0x7FFFFFFFu),
     };
     struct iovec iov = {body.data, body.len};
-    if (headers_admin_register_req_encode(&h, &req) == 0)
-        rpc_request(l->conn, &req, &iov, 1, REQUEST_TIMEOUT_MS, register_done, l);
+    if (headers_admin_register_req_encode(&h, &req) == 0 &&
+        rpc_request(l->conn, &req, &iov, 1, REQUEST_TIMEOUT_MS, register_done, l) == 0)
+        l->reg->register_pending++;
     remoting_cmd_free(&req);
     buf_free(&body);
 }
-
-static void finish(struct registrar *r);
 
 static void connected(struct rpc_conn *rc, int status, void *arg)
 {
@@ -137,6 +158,7 @@ static void connected(struct rpc_conn *rc, int status, void *arg)
         if (!l->failed_logged)
             LOGW("broker", "name server %s unreachable: %s", l->addr, tern_strerror(status));
         l->failed_logged = true;
+        retry_soon(l);
         return;
     }
     l->failed_logged = false;
@@ -213,7 +235,7 @@ int registrar_init(struct broker *b)
 
 static void finish(struct registrar *r)
 {
-    if (r->unregister_pending > 0 || r->handles_open > 0)
+    if (!r->closing || r->unregister_pending > 0 || r->register_pending > 0 || r->handles_open > 0)
         return;
     for (int i = 0; i < r->nlinks; i++)
         if (r->links[i].connecting)

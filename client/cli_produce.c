@@ -438,8 +438,9 @@ int cli_produce_main(int argc, char **argv)
         {"queue", "Q", "send every message to queue Q (of the first broker with it)", NULL},
         {"delay", "LEVEL", "delay level 1..18 (1s 5s 10s 30s 1m ...)", NULL},
         {"group", "G", "producer group (default tern-cli-producer)", NULL},
-        {"compress-over", "BYTES", "lz4-compress bodies above BYTES (default: never; lz4 "
-                                   "bodies need a consumer that decodes lz4)", NULL},
+        {"compress-over", "BYTES", "compress bodies above BYTES (default 4096, as Java producers)", NULL},
+        {"compress", "zlib|lz4", "body compression: zlib (default; every RocketMQ consumer reads it) or "
+                                 "lz4 (RocketMQ 5 Java and libtern consumers only)", NULL},
     };
     struct cli_cmd cmd = {
         "tern produce --topic T [--key K] [--tag TAG] [--count N [--size BYTES]] [--namesrv ADDR]",
@@ -468,7 +469,7 @@ int cli_produce_main(int argc, char **argv)
         (rv = cli_get_int(&cmd, "window", 1, 65536, 1000, &pr->window)) ||
         (rv = cli_get_int(&cmd, "queue", 0, 65535, -1, &pr->queue)) ||
         (rv = cli_get_int(&cmd, "delay", 0, 18, 0, &delay)) ||
-        (rv = cli_get_int(&cmd, "compress-over", 0, INT64_MAX, -1, &compress_over))) {
+        (rv = cli_get_int(&cmd, "compress-over", 0, INT64_MAX, 4096, &compress_over))) {
         free(pr);
         return rv;
     }
@@ -490,11 +491,15 @@ int cli_produce_main(int argc, char **argv)
     struct tern_producer_opts po;
     tern_producer_opts_init(&po);
     po.group = group ? group : "tern-cli-producer";
-    /* libtern compresses with lz4 (RocketMQ 5 compression type 1), which only
-     * 5.x Java consumers decode; Node (ali-ons), Go, C++ and 4.x Java clients
-     * only know zlib. A tool that feeds any consumer sends bodies as they are
-     * unless asked. */
-    po.compress_threshold = compress_over >= 0 ? (size_t)compress_over : SIZE_MAX;
+    po.compress_threshold = (size_t)compress_over;
+    const char *ctype = cli_get(&cmd, "compress");
+    if (ctype && strcmp(ctype, "lz4") != 0 && strcmp(ctype, "zlib") != 0) {
+        fprintf(stderr, "tern: produce: --compress wants zlib or lz4\n");
+        tern_sync_close(pr->s);
+        free(pr);
+        return CLI_EXIT_USAGE;
+    }
+    po.compress_type = ctype && strcmp(ctype, "lz4") == 0 ? TERN_COMPRESS_LZ4 : TERN_COMPRESS_ZLIB;
     if ((size_t)pr->window > po.max_in_flight)
         po.max_in_flight = (size_t)pr->window;
     int err = tern_sync_producer(pr->s, &po, &pr->p);

@@ -70,13 +70,34 @@ int msgbuild_properties(struct buf *out, const struct tern_send_msg *m, const ch
     return 0;
 }
 
-int msgbuild_compress(const void *body, size_t n, size_t threshold, struct buf *out,
+/* zlib at level 5 with the legacy sysFlag (0x1, type bits 0), the form Java
+ * 4.x, Go, C++ and ali-ons consumers all decompress. */
+static int compress_zlib(const void *body, size_t n, struct buf *out, int32_t *sysflag)
+{
+    uLongf bound = compressBound((uLong)n);
+    size_t start = out->len;
+    uint8_t *dst = buf_extend(out, bound);
+    if (!dst)
+        return out->err;
+    if (compress2(dst, &bound, body, (uLong)n, 5) != Z_OK || bound >= n) {
+        out->len = start;
+        buf_append(out, body, n);
+        return out->err ? out->err : 0;
+    }
+    out->len = start + bound;
+    *sysflag |= MSG_SYSFLAG_COMPRESSED;
+    return 0;
+}
+
+int msgbuild_compress(const void *body, size_t n, size_t threshold, int type, struct buf *out,
                       int32_t *sysflag)
 {
     if (n <= threshold || threshold == SIZE_MAX) {
         buf_append(out, body, n);
         return out->err ? out->err : 0;
     }
+    if (type != TERN_COMPRESS_LZ4)
+        return compress_zlib(body, n, out, sysflag);
     LZ4F_preferences_t prefs;
     memset(&prefs, 0, sizeof prefs);
     prefs.frameInfo.blockMode = LZ4F_blockIndependent; /* Java's LZ4FrameInputStream needs it */

@@ -23,7 +23,7 @@ int msgbuild_properties(struct buf *out, const struct tern_send_msg *m, const ch
 
 /* Append body to out, as an LZ4 frame when n > threshold and compression
  * helps (then *sysflag |= MSGBUILD_SYSFLAG_LZ4). Returns 0 or out->err. */
-int msgbuild_compress(const void *body, size_t n, size_t threshold, struct buf *out,
+int msgbuild_compress(const void *body, size_t n, size_t threshold, int type, struct buf *out,
                       int32_t *sysflag);
 
 /* Append the decompressed body to out per sysflag (bit 0 and bits 8-10:

@@ -56,6 +56,7 @@ struct tern_producer {
     char group[LIBTERN_NAME_MAX];
     int retries;
     size_t threshold;
+    int compress_type;
     int64_t timeout_ms;
     int dtqn;
     size_t max_in_flight;
@@ -88,6 +89,7 @@ int tern_producer_new(struct tern_client *c, const struct tern_producer_opts *o,
     snprintf(p->group, sizeof p->group, "%s", o->group);
     p->retries = o->retries < 0 ? 0 : (o->retries == 0 ? 2 : o->retries);
     p->threshold = o->compress_threshold ? o->compress_threshold : 4096;
+    p->compress_type = o->compress_type;
     p->timeout_ms = o->send_timeout_ms > 0 ? o->send_timeout_ms : c->timeout_ms;
     p->dtqn = o->default_topic_queue_nums > 0 ? o->default_topic_queue_nums : 4;
     p->max_in_flight = o->max_in_flight ? o->max_in_flight : 65536;
@@ -229,7 +231,8 @@ static int prepare_one(struct psend *ps, const struct tern_send_msg *m)
     rv = msgbuild_properties(&ps->props, m, uniq, c->errmsg);
     if (rv != 0)
         return rv;
-    rv = msgbuild_compress(m->body, m->body_len, ps->p->threshold, &ps->body, &ps->sysflag);
+    rv = msgbuild_compress(m->body, m->body_len, ps->p->threshold, ps->p->compress_type, &ps->body,
+                           &ps->sysflag);
     buf_append(&ps->ids, uniq, strlen(uniq) + 1);
     if (rv == 0)
         rv = ps->ids.err;

@@ -346,8 +346,13 @@ int routes_fetch(struct tern_client *c, const char *topic, bool tbw, routes_cb c
         }
         r->fetching = true;
     }
-    w->next = r->waiters;
-    r->waiters = w;
+    /* Waiters are answered in arrival order, so sends queued behind the
+     * first lookup keep their order. */
+    w->next = NULL;
+    struct route_wait **tail = &r->waiters;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
     return 0;
 }
 

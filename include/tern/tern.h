@@ -178,13 +178,21 @@ struct tern_producer_opts {
     const char *group;          /* required */
     int retries;                /* extra attempts on retryable errors; 0 means
                                    the default 2, -1 means none */
-    size_t compress_threshold;  /* lz4-compress bodies above this; default 4096;
+    size_t compress_threshold;  /* compress bodies above this; default 4096;
                                    SIZE_MAX disables */
+    int compress_type;          /* TERN_COMPRESS_ZLIB (default: every stock
+                                   RocketMQ consumer reads it) or
+                                   TERN_COMPRESS_LZ4 (faster; only RocketMQ 5
+                                   Java consumers and libtern read it) */
     int64_t send_timeout_ms;    /* per attempt; default the client's timeout */
     int default_topic_queue_nums; /* queues of auto-created topics; default 4 */
     size_t max_in_flight;       /* sends in flight; more fail with TERN_E_BUSY;
                                    default 65536 */
 };
+
+/* Body compression of struct tern_producer_opts.compress_type. */
+#define TERN_COMPRESS_ZLIB 0
+#define TERN_COMPRESS_LZ4 1
 
 TERN_API void tern_producer_opts_init(struct tern_producer_opts *o);
 
@@ -195,8 +203,8 @@ TERN_API int tern_producer_new(struct tern_client *c, const struct tern_producer
                                struct tern_producer **out);
 
 /* Send one message (SEND_MESSAGE_V2). The message is copied (properties,
- * UNIQ_KEY and, above the threshold, the lz4-compressed body with sysFlag
- * 0x1 | 1<<8) before returning. Route lookup (falling back to TBW102 for
+ * UNIQ_KEY and, above the threshold, the compressed body: zlib with
+ * sysFlag 0x1, or lz4 with sysFlag 0x1 | 1<<8) before returning. Route lookup (falling back to TBW102 for
  * unknown topics), retries on another broker for retryable failures
  * (SYSTEM_ERROR, SYSTEM_BUSY, SERVICE_NOT_AVAILABLE, TOPIC_NOT_EXIST after a
  * route refresh, timeouts, closed connections) happen inside. Returns 0 (cb

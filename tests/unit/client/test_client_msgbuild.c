@@ -101,7 +101,7 @@ static void test_lz4_round_trip_with_sysflag(void **state)
     buf_init(&c);
     buf_init(&d);
     int32_t sysflag = 0;
-    assert_int_equal(msgbuild_compress(body, sizeof body, 4096, &c, &sysflag), 0);
+    assert_int_equal(msgbuild_compress(body, sizeof body, 4096, TERN_COMPRESS_LZ4, &c, &sysflag), 0);
     assert_int_equal(sysflag, 0x101); /* COMPRESSED | LZ4 << 8 */
     assert_true(c.len < sizeof body / 4);
     /* An LZ4 frame (magic 0x184D2204, little endian) as Java's LZ4FrameOutputStream writes. */
@@ -120,9 +120,30 @@ static void test_lz4_round_trip_with_sysflag(void **state)
     /* At or below the threshold: stored as is. */
     buf_reset(&c);
     sysflag = 0;
-    assert_int_equal(msgbuild_compress(body, 4096, 4096, &c, &sysflag), 0);
+    assert_int_equal(msgbuild_compress(body, 4096, 4096, TERN_COMPRESS_LZ4, &c, &sysflag), 0);
     assert_int_equal(sysflag, 0);
     assert_int_equal(c.len, 4096);
+    buf_free(&c);
+    buf_free(&d);
+}
+
+static void test_zlib_default_compression(void **state)
+{
+    (void)state;
+    static char body[10000];
+    fill_text(body, sizeof body);
+    struct buf c, d;
+    buf_init(&c);
+    buf_init(&d);
+    int32_t sysflag = 0;
+    assert_int_equal(msgbuild_compress(body, sizeof body, 4096, TERN_COMPRESS_ZLIB, &c, &sysflag), 0);
+    /* Legacy form: COMPRESSED with type bits 0, which every stock client reads as zlib. */
+    assert_int_equal(sysflag, 0x1);
+    assert_true(c.len < sizeof body / 4);
+    assert_int_equal(c.data[0], 0x78); /* zlib stream header */
+    assert_int_equal(msgbuild_decompress(sysflag, c.data, c.len, 1u << 20, &d), 0);
+    assert_int_equal(d.len, sizeof body);
+    assert_memory_equal(d.data, body, sizeof body);
     buf_free(&c);
     buf_free(&d);
 }
@@ -189,7 +210,7 @@ static void test_received_messages_decode_and_filter(void **state)
     buf_init(&comp);
     buf_init(&raw);
     int32_t sf = 0;
-    assert_int_equal(msgbuild_compress(big, sizeof big, 4096, &comp, &sf), 0);
+    assert_int_equal(msgbuild_compress(big, sizeof big, 4096, TERN_COMPRESS_LZ4, &comp, &sf), 0);
     encode_stored(&raw, 10, "TagA", "one", 3, 0);
     encode_stored(&raw, 11, "TagB", "two", 3, 0);
     encode_stored(&raw, 12, "TagA", comp.data, comp.len, sf);
@@ -258,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_select_by_key_is_stable_and_java_compatible),
         cmocka_unit_test(test_properties_of_a_message),
         cmocka_unit_test(test_lz4_round_trip_with_sysflag),
+        cmocka_unit_test(test_zlib_default_compression),
         cmocka_unit_test(test_zlib_bodies_decompress),
         cmocka_unit_test(test_received_messages_decode_and_filter),
     };
