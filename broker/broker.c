@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/fsm.h"
 #include "broker/topics.h"
 #include <arpa/inet.h>
 
@@ -233,7 +234,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         errmsg_printf(b->errmsg, "topics: %s", b->topics->errmsg);
         return rv;
     }
-    if ((rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
+    if ((rv = fsm_init(b)) || (rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
         return rv;
 
     rv = rpc_hub_init(&b->hub, loop, &b->limits, conf->conn_write_backlog);
@@ -274,6 +275,7 @@ static void finish_close(struct broker *b)
         free(b->topics);
     }
     sendmsg_free(b);
+    fsm_free(b);
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);
     buf_free(&b->arena);

@@ -29,6 +29,7 @@ struct clients;
 struct pullhold;
 struct registrar;
 struct sendmsg;
+struct fsm;
 
 struct broker {
     uv_loop_t *loop;
@@ -42,6 +43,7 @@ struct broker {
     struct pullhold *hold;
     struct registrar *registrar;
     struct sendmsg *sendmsg;
+    struct fsm *fsm; /* replicated-command application (fsm.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */

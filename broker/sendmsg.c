@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/fsm.h"
 #include "broker/topics.h"
 #include "protocol/batch.h"
 #include "protocol/codes.h"
@@ -27,7 +28,7 @@
 #include "src/log.h"
 #include "tern/error.h"
 
-#define MAX_BATCH 4096
+#define MAX_BATCH FSM_MAX_BATCH
 #define POOL_MAX 1024
 #define RETRY_PREFIX "%RETRY%"
 #define DLQ_PREFIX "%DLQ%"
@@ -53,6 +54,7 @@ struct sendmsg {
     struct buf rec;   /* encoded stored-format records of one send */
     struct buf props; /* rebuilt properties of one message */
     struct buf ids;   /* msgId list of a response */
+    struct buf cmd;   /* the APPEND command of one send */
     size_t *rec_off;  /* start of each record in rec */
     uint32_t *rec_len;
     struct record_msg *msgs;
@@ -69,6 +71,7 @@ int sendmsg_init(struct broker *b)
     buf_init(&s->rec);
     buf_init(&s->props);
     buf_init(&s->ids);
+    buf_init(&s->cmd);
     b->sendmsg = s;
     if (!s->rec_off || !s->rec_len || !s->msgs)
         return TERN_E_NOMEM;
@@ -88,6 +91,7 @@ void sendmsg_free(struct broker *b)
     buf_free(&s->rec);
     buf_free(&s->props);
     buf_free(&s->ids);
+    buf_free(&s->cmd);
     free(s->rec_off);
     free(s->rec_len);
     free(s->msgs);
@@ -209,9 +213,8 @@ static int check_unsupported(const struct properties *p, char *remark, size_t ca
 
 /* Encode one message into s->rec as record i. */
 static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const struct headers_send_req *h,
-                      const char *topic, int32_t queue_id, uint32_t part_id, uint64_t offset, int32_t flag,
-                      struct slice body, struct slice props_in, const struct msg_host *born, int64_t now,
-                      char *uniq_out, char *remark, size_t cap)
+                      const char *topic, int32_t queue_id, int32_t flag, struct slice body, struct slice props_in,
+                      const struct msg_host *born, int64_t now, char *uniq_out, char *remark, size_t cap)
 {
     char err[ERRMSG_SIZE];
     struct properties props;
@@ -251,8 +254,8 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
     struct msg_stored m = {
         .queue_id = queue_id,
         .flag = flag,
-        .queue_offset = (int64_t)offset,
-        .physical_offset = (int64_t)store_phys_encode(part_id, offset),
+        /* Queue offset, physical offset and store time are written when
+         * the command is applied (fsm.c). */
         .sysflag = h->sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6),
         .born_timestamp = h->born_timestamp,
         .born_host = *born,
@@ -373,23 +376,15 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, remark);
         return;
     }
-    struct partlog *pl;
-    if (topics_partition(b->topics, tp, qid, &pl) != 0) {
-        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, b->topics->errmsg);
-        return;
-    }
-
     struct msg_host born;
     born_host(rc, &born);
-    int64_t now = partlog_store_time(pl, clock_now_ms());
-    uint64_t next = partlog_next_offset(pl);
-    uint32_t part_id = partlog_id(pl);
+    int64_t now = clock_now_ms();
     char uniq[MSGID_MAX_STR] = "";
     buf_reset(&s->rec);
     uint32_t n = 0;
     if (!batch) {
-        code = encode_one(b, s, 0, &h, topic, qid, part_id, next, h.flag, req->body, h.properties, &born, now, uniq,
-                          remark, sizeof remark);
+        code = encode_one(b, s, 0, &h, topic, qid, h.flag, req->body, h.properties, &born, now, uniq, remark,
+                          sizeof remark);
         n = 1;
     } else {
         struct batch_iter it;
@@ -409,8 +404,8 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
                 code = CODES_RESP_MESSAGE_ILLEGAL;
                 break;
             }
-            code = encode_one(b, s, n, &h, topic, qid, part_id, next + n, item.flag, item.body, item.properties,
-                              &born, now, n == 0 ? uniq : NULL, remark, sizeof remark);
+            code = encode_one(b, s, n, &h, topic, qid, item.flag, item.body, item.properties, &born, now,
+                              n == 0 ? uniq : NULL, remark, sizeof remark);
             n++;
         }
         if (code == CODES_RESP_SUCCESS && rv < 0) {
@@ -433,6 +428,11 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
         s->msgs[i].data = s->rec.data + s->rec_off[i];
         s->msgs[i].len = s->rec_len[i];
     }
+    buf_reset(&s->cmd);
+    if (fsm_encode_append(&s->cmd, topic, qid, now, n > 1, s->msgs, n) != 0) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory encoding messages");
+        return;
+    }
     struct send_ctx *c = ctx_get(s);
     if (!c) {
         broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_BUSY, "out of memory");
@@ -440,14 +440,14 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
     }
     c->b = b;
     c->req.data = c;
-    c->part_id = part_id;
     c->queue_id = qid;
     c->count = n;
     c->bytes = s->rec.len;
     memcpy(c->uniq, uniq, sizeof c->uniq);
-    struct partlog_append_info info = {.codec = n > 1 ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE, .store_ts = now};
-    uint64_t first;
-    int rv = store_append(b->store, pl, s->msgs, n, &info, &c->req, append_done, &first);
+    struct fsm_result res;
+    int rv = fsm_apply(b, 0, s->cmd.data, s->cmd.len, &c->req, append_done, &res);
+    if (rv == 0)
+        rv = res.status;
     if (rv != 0) {
         ctx_put(s, c);
         if (rv == TERN_E_BUSY)
@@ -456,13 +456,8 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
             broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, tern_strerror(rv));
         return;
     }
-    if (first != next) {
-        /* The offsets inside the records would be wrong; this is a bug, but
-         * the store already owns the bytes, so log it loudly. */
-        LOGE("broker", "partition %u: expected offset %llu, store assigned %llu", part_id,
-             (unsigned long long)next, (unsigned long long)first);
-    }
-    c->first_offset = first;
+    c->part_id = res.part_id;
+    c->first_offset = res.first_offset;
     s->inflight_bytes += c->bytes;
     rpc_reply_hold(&c->reply, rc, req);
 }

@@ -1,0 +1,180 @@
+/* Decoding and deterministic application of the broker's replicated commands.
+ *
+ * Happy path: decode the APPEND header, find the partition, skip it if the
+ * partition already holds this raft index, copy the records into scratch,
+ * patch queue offset, physical offset and store time into each, and append
+ * them as one unit. Failure modes: malformed bytes are reported and change
+ * nothing; an unknown topic or queue is a refused command (res->status); a
+ * full write buffer is TERN_E_BUSY from the store. */
+#include "broker/fsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/topics.h"
+#include "protocol/message.h"
+#include "src/cursor.h"
+#include "src/log.h"
+#include "tern/error.h"
+
+/* Reused by every apply: patched records and their descriptors. */
+struct fsm {
+    struct buf rec;
+    struct record_msg msgs[FSM_MAX_BATCH];
+};
+
+int fsm_init(struct broker *b)
+{
+    b->fsm = calloc(1, sizeof *b->fsm);
+    if (!b->fsm)
+        return TERN_E_NOMEM;
+    buf_init(&b->fsm->rec);
+    return 0;
+}
+
+void fsm_free(struct broker *b)
+{
+    if (!b->fsm)
+        return;
+    buf_free(&b->fsm->rec);
+    free(b->fsm);
+    b->fsm = NULL;
+}
+
+int fsm_encode_append(struct buf *out, const char *topic, int32_t queue_id, int64_t store_ts, bool lz4,
+                      const struct record_msg *msgs, uint32_t n)
+{
+    size_t tlen = strlen(topic);
+    buf_append_u8(out, FSM_CMD_APPEND);
+    buf_append_u8(out, lz4 ? FSM_APPEND_LZ4 : 0);
+    uint8_t *p = buf_extend(out, 2);
+    if (p)
+        le16_store(p, (uint16_t)tlen);
+    buf_append_le32(out, (uint32_t)queue_id);
+    buf_append_le64(out, (uint64_t)store_ts);
+    buf_append_le32(out, n);
+    buf_append(out, topic, tlen);
+    for (uint32_t i = 0; i < n; i++) {
+        buf_append_le32(out, msgs[i].len);
+        buf_append_le32(out, (uint32_t)msgs[i].tag_hash);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        buf_append(out, msgs[i].data, msgs[i].len);
+    return out->err;
+}
+
+static void background_append_cb(struct store_append_req *req, int status)
+{
+    if (status != 0)
+        LOGE("broker", "background append failed: %s", tern_strerror(status));
+    free(req);
+}
+
+static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len,
+                        struct store_append_req *req, store_append_cb cb, struct fsm_result *res)
+{
+    struct cursor c;
+    cursor_init(&c, cmd, len);
+    cursor_u8(&c);
+    uint8_t flags = cursor_u8(&c);
+    const uint8_t *tl = cursor_take(&c, 2);
+    uint16_t tlen = tl ? le16_load(tl) : 0;
+    int32_t qid = (int32_t)cursor_le32(&c);
+    int64_t store_ts = (int64_t)cursor_le64(&c);
+    uint32_t n = cursor_le32(&c);
+    const uint8_t *topic_p = cursor_take(&c, tlen);
+    if (c.err || n == 0 || n > FSM_MAX_BATCH || tlen == 0 || tlen >= TOPICS_NAME_MAX ||
+        cursor_left(&c) < (size_t)n * 8) {
+        LOGE("broker", "raft index %llu: malformed APPEND command (%zu bytes)", (unsigned long long)index, len);
+        return TERN_E_MALFORMED;
+    }
+    const uint8_t *dir = cursor_take(&c, (size_t)n * 8);
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += le32_load(dir + 8 * i);
+    if (total != cursor_left(&c)) {
+        LOGE("broker", "raft index %llu: APPEND lengths do not add up", (unsigned long long)index);
+        return TERN_E_MALFORMED;
+    }
+    char topic[TOPICS_NAME_MAX];
+    memcpy(topic, topic_p, tlen);
+    topic[tlen] = '\0';
+
+    struct topic *tp = topics_find(b->topics, topic);
+    struct partlog *pl;
+    if (!tp || topics_partition(b->topics, tp, qid, &pl) != 0) {
+        res->status = TERN_E_TOPIC_NOT_EXIST;
+        return 0;
+    }
+    res->part_id = partlog_id(pl);
+    res->count = n;
+    if (index > 0 && index <= partlog_last_source_index(pl)) {
+        /* Replayed after a restart: the partition stored it already. */
+        res->skipped = true;
+        return 0;
+    }
+    /* Raft's buffer is read-only: patch a copy. */
+    struct fsm *f = b->fsm;
+    buf_reset(&f->rec);
+    buf_append(&f->rec, c.p, total);
+    if (f->rec.err) {
+        res->status = TERN_E_NOMEM;
+        return 0;
+    }
+    int64_t ts = partlog_store_time(pl, store_ts);
+    uint64_t next = partlog_next_offset(pl);
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t rl = le32_load(dir + 8 * i);
+        uint8_t *rec = f->rec.data + at;
+        uint64_t off = next + i;
+        if (message_patch(rec, rl, (int64_t)off, (int64_t)store_phys_encode(res->part_id, off), ts) != 0) {
+            LOGE("broker", "raft index %llu: record %u too short to patch", (unsigned long long)index, i);
+            return TERN_E_MALFORMED;
+        }
+        f->msgs[i].data = rec;
+        f->msgs[i].len = rl;
+        f->msgs[i].tag_hash = le32_load(dir + 8 * i + 4);
+        at += rl;
+    }
+    struct partlog_append_info info = {
+        .source_index = index,
+        .store_ts = ts,
+        .codec = (flags & FSM_APPEND_LZ4) ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE,
+    };
+    bool own = req == NULL;
+    if (own) {
+        req = calloc(1, sizeof *req);
+        if (!req) {
+            res->status = TERN_E_NOMEM;
+            return 0;
+        }
+        cb = background_append_cb;
+    }
+    uint64_t first;
+    int rv = store_append(b->store, pl, f->msgs, n, &info, req, cb, &first);
+    if (rv != 0) {
+        if (own)
+            free(req);
+        res->status = rv;
+        return 0;
+    }
+    res->first_offset = first;
+    return 0;
+}
+
+int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct store_append_req *req,
+              store_append_cb cb, struct fsm_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (len < 1)
+        return TERN_E_MALFORMED;
+    switch (cmd[0]) {
+    case FSM_CMD_APPEND:
+        return apply_append(b, index, cmd, len, req, cb, res);
+    default:
+        LOGE("broker", "raft index %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
+        return TERN_E_MALFORMED;
+    }
+}

@@ -1,0 +1,58 @@
+/* The broker's state machine: commands that every member of a broker group
+ * applies in the same order, and their encoding.
+ *
+ * A send handler does not write to a partition itself: it encodes an APPEND
+ * command (the messages in RocketMQ's stored format, offsets still blank)
+ * and hands it to fsm_apply — directly on a single broker, or through the
+ * group's Raft log so every replica applies it (RAFT-NOTES "Design A"). The
+ * apply step is deterministic: offsets, physical offsets and store times are
+ * assigned from the partition's own state and the command's store time, so
+ * replicas end byte-identical. Applying is idempotent by raft index: a
+ * partition skips a command whose index it already stored durably.
+ *
+ * Encoding (little-endian, format 1):
+ *   u8 type (1 = APPEND) | u8 flags (bit 0: store as one lz4 unit) |
+ *   u16 topic length | u32 queue id | i64 store time (ms) | u32 count |
+ *   topic | count x (u32 record length, u32 tag hash) | records back to back */
+#ifndef TERN_FSM_H
+#define TERN_FSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/store/store.h"
+#include "src/buf.h"
+
+struct broker;
+
+#define FSM_CMD_APPEND 1
+#define FSM_APPEND_LZ4 0x1
+#define FSM_MAX_BATCH 4096
+
+struct fsm_result {
+    int status;            /* 0, or a TERN_E_* code */
+    uint32_t part_id;      /* partition the messages went to */
+    uint64_t first_offset; /* queue offset of the first message */
+    uint32_t count;
+    bool skipped;          /* already applied before (replay) */
+};
+
+int fsm_init(struct broker *b);
+void fsm_free(struct broker *b);
+
+/* Append an APPEND command for msgs (stored-format records whose offsets and
+ * store time are filled at apply) to out. Returns 0 or out->err. */
+int fsm_encode_append(struct buf *out, const char *topic, int32_t queue_id, int64_t store_ts, bool lz4,
+                      const struct record_msg *msgs, uint32_t n);
+
+/* Apply one command. index is the raft index that carries it (0 on a broker
+ * without replication: no replay check). With req/cb the append's
+ * durability is reported through cb (the caller owns req until then);
+ * without, the store syncs in the background. Returns 0 with res filled (res
+ * ->status may still report a refused command, e.g. an unknown topic) or
+ * TERN_E_MALFORMED for bytes that are not a command (logged). */
+int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct store_append_req *req,
+              store_append_cb cb, struct fsm_result *res);
+
+#endif
