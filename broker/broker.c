@@ -26,6 +26,21 @@
 
 #define DISK_CHECK_MS 1000
 
+int broker_put_topic(struct broker *b, const char *name, const struct topic_conf *c, bool system,
+                     struct topic **out)
+{
+    buf_reset(&b->cmd);
+    if (fsm_encode_topic(&b->cmd, name, c, system) != 0)
+        return TERN_E_NOMEM;
+    struct fsm_result res;
+    int rv = fsm_apply(b, 0, b->cmd.data, b->cmd.len, NULL, NULL, &res);
+    if (rv == 0)
+        rv = res.status;
+    if (rv == 0 && out)
+        *out = topics_find(b->topics, name);
+    return rv;
+}
+
 void broker_respond_error(struct broker *b, struct rpc_conn *rc, const struct remoting_cmd *req, int code,
                           const char *remark)
 {
@@ -115,7 +130,7 @@ static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct re
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "queue counts must be > 0 and perm in 0..7");
         return;
     }
-    int rv = topics_put(b->topics, name, &c, false, NULL);
+    int rv = broker_put_topic(b, name, &c, false, NULL);
     if (rv) {
         broker_respond_error(b, rc, req, rv == TERN_E_INVAL ? CODES_RESP_INVALID_PARAMETER : CODES_RESP_SYSTEM_ERROR,
                              b->topics->errmsg);
@@ -158,12 +173,12 @@ static int ensure_system_topics(struct broker *b)
     if (!b->conf.auto_create_topic) {
         /* Without auto-creation the template must not advertise INHERIT. */
         if (tp && (tp->perm & TOPIC_PERM_INHERIT))
-            return topics_put(b->topics, TOPIC_DEFAULT, &tbw, true, NULL);
+            return broker_put_topic(b, TOPIC_DEFAULT, &tbw, true, NULL);
         return 0;
     }
     if (tp && tp->perm == tbw.perm && tp->write_queues == tbw.write_queues)
         return 0;
-    return topics_put(b->topics, TOPIC_DEFAULT, &tbw, true, NULL);
+    return broker_put_topic(b, TOPIC_DEFAULT, &tbw, true, NULL);
 }
 
 static int host_from_ip(const char *ip, int port, struct msg_host *h)
@@ -193,6 +208,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     remoting_cmd_init(&b->resp);
     buf_init(&b->body);
     buf_init(&b->arena);
+    buf_init(&b->cmd);
     b->limits = limits_default;
     b->limits.max_frame = (uint32_t)conf->max_frame_size;
     b->limits.max_body = (uint32_t)(conf->max_frame_size > conf->max_message_size ? conf->max_frame_size
@@ -279,6 +295,7 @@ static void finish_close(struct broker *b)
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);
     buf_free(&b->arena);
+    buf_free(&b->cmd);
     if (b->on_closed)
         b->on_closed(b);
 }

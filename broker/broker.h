@@ -56,6 +56,7 @@ struct broker {
     struct remoting_cmd resp;
     struct buf body;
     struct buf arena;
+    struct buf cmd; /* state-machine commands built by handlers */
     bool closing;
     int closes_pending;
     void (*on_closed)(struct broker *b);
@@ -70,6 +71,13 @@ int broker_port(struct broker *b, int index);
 /* Stop: unregister from name servers, stop accepting, flush the store and
  * the consumer offsets, close everything; on_closed fires at the end. */
 void broker_close(struct broker *b, void (*on_closed)(struct broker *b));
+
+struct topic;
+struct topic_conf;
+/* Create or update a topic through the state machine (a TOPIC command).
+ * Returns 0 with *out (may be NULL) set, or TERN_E_* with b->topics->errmsg. */
+int broker_put_topic(struct broker *b, const char *name, const struct topic_conf *c, bool system,
+                     struct topic **out);
 
 /* Answer req with code and remark (nothing for oneway requests). */
 void broker_respond_error(struct broker *b, struct rpc_conn *rc, const struct remoting_cmd *req, int code,
@@ -102,8 +110,11 @@ int offsets_init(struct broker *b);
 int offsets_flush(struct broker *b);
 void offsets_close(struct broker *b);
 void offsets_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
-/* Commit an offset (pull's COMMIT_OFFSET flag, UPDATE_CONSUMER_OFFSET). */
+/* Commit an offset (pull's COMMIT_OFFSET flag, UPDATE_CONSUMER_OFFSET): an
+ * OFFSET command through the state machine (fsm.c). */
 void offsets_commit(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset);
+/* Apply a committed offset to the table (called by the state machine). */
+void offsets_store(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset);
 /* Committed offset, or -1 if the group never committed one for the queue. */
 int64_t offsets_get(struct broker *b, const char *group, const char *topic, int32_t queue_id);
 

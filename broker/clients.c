@@ -242,7 +242,7 @@ static void ensure_retry_topic(struct broker *b, const char *group)
     if (topics_find(b->topics, name))
         return;
     struct topic_conf c = {.read_queues = 1, .write_queues = 1, .perm = TOPIC_PERM_READ | TOPIC_PERM_WRITE};
-    if (topics_put(b->topics, name, &c, false, NULL) == 0)
+    if (broker_put_topic(b, name, &c, false, NULL) == 0)
         registrar_kick(b);
 }
 

@@ -64,6 +64,93 @@ int fsm_encode_append(struct buf *out, const char *topic, int32_t queue_id, int6
     return out->err;
 }
 
+int fsm_encode_topic(struct buf *out, const char *name, const struct topic_conf *c, bool system)
+{
+    size_t n = strlen(name);
+    buf_append_u8(out, FSM_CMD_TOPIC);
+    buf_append_u8(out, (uint8_t)((c->order ? 1 : 0) | (c->multi_tag ? 2 : 0) | (system ? 4 : 0)));
+    uint8_t *p = buf_extend(out, 2);
+    if (p)
+        le16_store(p, (uint16_t)n);
+    buf_append_le32(out, (uint32_t)c->read_queues);
+    buf_append_le32(out, (uint32_t)c->write_queues);
+    buf_append_le32(out, (uint32_t)c->perm);
+    buf_append_le32(out, (uint32_t)c->sys_flag);
+    buf_append(out, name, n);
+    return out->err;
+}
+
+int fsm_encode_offset(struct buf *out, const char *group, const char *topic, int32_t queue_id, int64_t offset)
+{
+    size_t gl = strlen(group), tl = strlen(topic);
+    uint8_t *p = buf_extend(out, 8);
+    if (p) {
+        p[0] = FSM_CMD_OFFSET;
+        p[1] = 0;
+        le16_store(p + 2, (uint16_t)gl);
+        le16_store(p + 4, (uint16_t)tl);
+        le16_store(p + 6, 0);
+    }
+    buf_append_le32(out, (uint32_t)queue_id);
+    buf_append_le64(out, (uint64_t)offset);
+    buf_append(out, group, gl);
+    buf_append(out, topic, tl);
+    return out->err;
+}
+
+static int apply_topic(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct fsm_result *res)
+{
+    struct cursor c;
+    cursor_init(&c, cmd, len);
+    cursor_u8(&c);
+    uint8_t flags = cursor_u8(&c);
+    const uint8_t *nl = cursor_take(&c, 2);
+    uint16_t n = nl ? le16_load(nl) : 0;
+    struct topic_conf tc = {
+        .read_queues = (int32_t)cursor_le32(&c),
+        .write_queues = (int32_t)cursor_le32(&c),
+        .perm = (int32_t)cursor_le32(&c),
+        .sys_flag = (int32_t)cursor_le32(&c),
+        .order = (flags & 1) != 0,
+        .multi_tag = (flags & 2) != 0,
+    };
+    const uint8_t *name_p = cursor_take(&c, n);
+    if (c.err || n == 0 || n >= TOPICS_NAME_MAX || cursor_left(&c) != 0) {
+        LOGE("broker", "raft index %llu: malformed TOPIC command", (unsigned long long)index);
+        return TERN_E_MALFORMED;
+    }
+    char name[TOPICS_NAME_MAX];
+    memcpy(name, name_p, n);
+    name[n] = '\0';
+    res->status = topics_put(b->topics, name, &tc, (flags & 4) != 0, NULL);
+    if (res->status)
+        LOGE("broker", "topic %s: %s", name, b->topics->errmsg);
+    return 0;
+}
+
+static int apply_offset(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct fsm_result *res)
+{
+    if (len < 20) {
+        LOGE("broker", "raft index %llu: malformed OFFSET command", (unsigned long long)index);
+        return TERN_E_MALFORMED;
+    }
+    uint16_t gl = le16_load(cmd + 2), tl = le16_load(cmd + 4);
+    int32_t qid = (int32_t)le32_load(cmd + 8);
+    int64_t off = (int64_t)le64_load(cmd + 12);
+    if (gl == 0 || tl == 0 || gl >= 256 || tl >= TOPICS_NAME_MAX || len != 20u + gl + tl) {
+        LOGE("broker", "raft index %llu: malformed OFFSET command", (unsigned long long)index);
+        return TERN_E_MALFORMED;
+    }
+    char group[256], topic[TOPICS_NAME_MAX];
+    memcpy(group, cmd + 20, gl);
+    group[gl] = '\0';
+    memcpy(topic, cmd + 20 + gl, tl);
+    topic[tl] = '\0';
+    offsets_store(b, group, topic, qid, off);
+    res->status = 0;
+    return 0;
+}
+
 static void background_append_cb(struct store_append_req *req, int status)
 {
     if (status != 0)
@@ -173,6 +260,10 @@ int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, 
     switch (cmd[0]) {
     case FSM_CMD_APPEND:
         return apply_append(b, index, cmd, len, req, cb, res);
+    case FSM_CMD_TOPIC:
+        return apply_topic(b, index, cmd, len, res);
+    case FSM_CMD_OFFSET:
+        return apply_offset(b, index, cmd, len, res);
     default:
         LOGE("broker", "raft index %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
         return TERN_E_MALFORMED;

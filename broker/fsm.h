@@ -13,7 +13,11 @@
  * Encoding (little-endian, format 1):
  *   u8 type (1 = APPEND) | u8 flags (bit 0: store as one lz4 unit) |
  *   u16 topic length | u32 queue id | i64 store time (ms) | u32 count |
- *   topic | count x (u32 record length, u32 tag hash) | records back to back */
+ *   topic | count x (u32 record length, u32 tag hash) | records back to back
+ *   u8 type (2 = TOPIC) | u8 flags (bit 0 order, bit 1 multi-tag, bit 2 system) |
+ *   u16 name length | i32 read queues | i32 write queues | i32 perm | i32 sys flag | name
+ *   u8 type (3 = OFFSET) | u8 0 | u16 group length | u16 topic length | u16 0 |
+ *   i32 queue id | i64 offset | group | topic */
 #ifndef TERN_FSM_H
 #define TERN_FSM_H
 
@@ -27,6 +31,8 @@
 struct broker;
 
 #define FSM_CMD_APPEND 1
+#define FSM_CMD_TOPIC 2
+#define FSM_CMD_OFFSET 3
 #define FSM_APPEND_LZ4 0x1
 #define FSM_MAX_BATCH 4096
 
@@ -45,6 +51,13 @@ void fsm_free(struct broker *b);
  * store time are filled at apply) to out. Returns 0 or out->err. */
 int fsm_encode_append(struct buf *out, const char *topic, int32_t queue_id, int64_t store_ts, bool lz4,
                       const struct record_msg *msgs, uint32_t n);
+
+struct topic_conf;
+
+/* Append a TOPIC command (create or update a topic). */
+int fsm_encode_topic(struct buf *out, const char *name, const struct topic_conf *c, bool system);
+/* Append an OFFSET command (a consumer group's committed offset). */
+int fsm_encode_offset(struct buf *out, const char *group, const char *topic, int32_t queue_id, int64_t offset);
 
 /* Apply one command. index is the raft index that carries it (0 on a broker
  * without replication: no replay check). With req/cb the append's

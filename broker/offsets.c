@@ -25,6 +25,7 @@
 #include <uthash.h>
 
 #include "broker/broker.h"
+#include "broker/fsm.h"
 #include "broker/metafile.h"
 #include "broker/topics.h"
 #include "protocol/codes.h"
@@ -155,6 +156,22 @@ static void table_free(struct offsets *o)
 }
 
 void offsets_commit(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset)
+{
+    struct offsets *o = b->offsets;
+    size_t tlen = strlen(topic), glen = strlen(group);
+    if (!o || o->closing || queue_id < 0 || queue_id >= TOPICS_MAX_QUEUES || offset < 0 || tlen == 0 ||
+        tlen >= TOPICS_NAME_MAX || !valid_group(group, glen))
+        return;
+    /* Unchanged offsets (most periodic commits) need no command. */
+    if (offsets_get(b, group, topic, queue_id) == offset)
+        return;
+    buf_reset(&b->cmd);
+    struct fsm_result res;
+    if (fsm_encode_offset(&b->cmd, group, topic, queue_id, offset) == 0)
+        fsm_apply(b, 0, b->cmd.data, b->cmd.len, NULL, NULL, &res);
+}
+
+void offsets_store(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset)
 {
     struct offsets *o = b->offsets;
     size_t tlen = strlen(topic), glen = strlen(group);

@@ -180,7 +180,7 @@ static int find_or_create_topic(struct broker *b, const char *name, const struct
         c.read_queues = c.write_queues = q;
         c.perm = tmpl->perm & ~TOPIC_PERM_INHERIT;
     }
-    int rv = topics_put(b->topics, name, &c, false, &tp);
+    int rv = broker_put_topic(b, name, &c, false, &tp);
     if (rv) {
         snprintf(remark, cap, "create topic %s: %s", name, b->topics->errmsg);
         return CODES_RESP_SYSTEM_ERROR;

@@ -69,8 +69,26 @@ static void test_apply_patches_and_skips_replays(void **state)
     assert_int_equal(brokerconf_set(&conf, "listenHost", "127.0.0.1", err), 0);
     assert_int_equal(uv_loop_init(&loop), 0);
     assert_int_equal(broker_start(&b, &loop, &conf), 0);
-    struct topic_conf tc = {.read_queues = 2, .write_queues = 2, .perm = 6};
-    assert_int_equal(topics_put(b.topics, "FsmTopic", &tc, false, NULL), 0);
+    /* Topics are created by TOPIC commands too. */
+    struct topic_conf tc = {.read_queues = 2, .write_queues = 2, .perm = 6, .multi_tag = true};
+    struct buf tcmd;
+    buf_init(&tcmd);
+    assert_int_equal(fsm_encode_topic(&tcmd, "FsmTopic", &tc, false), 0);
+    struct fsm_result tres;
+    assert_int_equal(fsm_apply(&b, 1, tcmd.data, tcmd.len, NULL, NULL, &tres), 0);
+    assert_int_equal(tres.status, 0);
+    struct topic *tp = topics_find(b.topics, "FsmTopic");
+    assert_non_null(tp);
+    assert_int_equal(tp->write_queues, 2);
+    assert_true(tp->multi_tag);
+    assert_int_equal(fsm_apply(&b, 2, tcmd.data, tcmd.len - 1, NULL, NULL, &tres), TERN_E_MALFORMED);
+    /* OFFSET commands set a group's committed offset. */
+    buf_reset(&tcmd);
+    assert_int_equal(fsm_encode_offset(&tcmd, "g1", "FsmTopic", 1, 42), 0);
+    assert_int_equal(fsm_apply(&b, 3, tcmd.data, tcmd.len, NULL, NULL, &tres), 0);
+    assert_int_equal(offsets_get(&b, "g1", "FsmTopic", 1), 42);
+    assert_int_equal(fsm_apply(&b, 4, tcmd.data, tcmd.len + 1, NULL, NULL, &tres), TERN_E_MALFORMED);
+    buf_free(&tcmd);
 
     struct buf rec, cmd;
     buf_init(&rec);
