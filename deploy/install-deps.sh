@@ -9,6 +9,7 @@ PACKAGES=(
   libcmocka-dev uthash-dev
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes for the fuzz targets
   iproute2 procps            # network namespaces and process tools for system tests
+  jq                         # JSON checks in the benchmark smoke run
 )
 
 missing=()
