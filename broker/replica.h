@@ -9,7 +9,8 @@
  * metadata only and never cover more than that.
  *
  * Everything runs on the loop thread given to replica_start; no call is
- * thread-safe. */
+ * thread-safe. replica_start sets SIGPIPE to SIG_IGN if it is still SIG_DFL
+ * (raft_uv writes to sockets with write()). */
 #ifndef TERN_REPLICA_H
 #define TERN_REPLICA_H
 
@@ -139,6 +140,8 @@ struct replica_status {
     unsigned n_peers;
     struct replica_peer peers[REPLICA_MAX_MEMBERS];
 };
+/* Fill *st from raft's current state (no callbacks fire). match_index is
+ * only known on the leader (0 elsewhere). */
 void replica_status(struct replica *r, struct replica_status *st);
 
 /* Generic completion of operations below: 0 or a TERN_E_* code. */
@@ -148,9 +151,13 @@ typedef void (*replica_op_cb)(void *arg, int status);
  * cb status 0 if another member became leader, TERN_E_TIMEOUT otherwise. */
 int replica_transfer(struct replica *r, uint64_t target_id, replica_op_cb cb, void *arg);
 
-/* Leader only: add a member as SPARE then assign it `role` (RAFT_STANDBY or
- * RAFT_VOTER; promotion to voter first catches it up). One change at a time:
- * TERN_E_BUSY while another is pending. */
+/* Leader only: add a member as SPARE, then for RAFT_STANDBY or RAFT_VOTER
+ * assign STANDBY (it replicates without voting), then for RAFT_VOTER wait
+ * until its match index reaches the leader's last index (checked every
+ * 50 ms, at most 30 s, after which raft's own catch-up rounds decide) and
+ * assign VOTER. cb fires once at the end (TERN_E_CONNECT if raft judged the
+ * member too slow, TERN_E_NOTLEADER if leadership was lost on the way). One
+ * change at a time: TERN_E_BUSY while another is pending. */
 int replica_add(struct replica *r, uint64_t id, const char *address, int role, replica_op_cb cb,
                 void *arg);
 
@@ -159,10 +166,13 @@ int replica_remove(struct replica *r, uint64_t id, replica_op_cb cb, void *arg);
 
 typedef void (*replica_close_cb)(void *arg);
 
-/* Close: safe from any context, including replica callbacks. Pending
- * proposals and operations complete with TERN_E_CANCELED; raft, its I/O and
- * the transport close in that order; then cb fires on a later loop turn and
- * the replica's memory is gone. Call once. */
+/* Close: safe from any context, including replica callbacks. Proposals not
+ * yet handed to raft complete with TERN_E_CANCELED at once; raft's pending
+ * disk writes are allowed to finish (up to 2 s: libraft 0.15 corrupts its
+ * log when several are cancelled), so entries already in flight may still
+ * complete with 0 before the rest are cancelled. raft, its I/O and the
+ * transport close in that order; then cb fires on a later loop turn and the
+ * replica's memory is gone. Call once. */
 void replica_close(struct replica *r, replica_close_cb cb, void *arg);
 
 #endif
