@@ -11,18 +11,17 @@
 
 #include "src/clock.h"
 #include "tern/tern.h"
+#include "tests/lib/cluster.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/testlib.h"
 
-static struct proc ns, broker;
-static char dir[512], ns_addr[64];
-static int broker_port;
+static struct testcluster tc;
 
 static struct tern_client_opts client_opts(void)
 {
     struct tern_client_opts o;
     tern_client_opts_init(&o);
-    o.namesrv_addr = ns_addr;
+    o.namesrv_addr = tc.ns_addr;
     o.client_ip = "127.0.0.1";
     return o;
 }
@@ -84,30 +83,7 @@ static void produce(const char *topic, const char *prefix, int n)
 static int setup(void **state)
 {
     (void)state;
-    char bin[512], log[600], port_s[16];
-    testlib_tmpdir(dir, sizeof dir, "client-groups");
-    int nsport = proc_free_port(false);
-    snprintf(port_s, sizeof port_s, "%d", nsport);
-    snprintf(ns_addr, sizeof ns_addr, "127.0.0.1:%d", nsport);
-    snprintf(log, sizeof log, "%s/namesrv.log", dir);
-    const char *nargv[] = {proc_bin("tern-namesrv", bin, sizeof bin), "--port", port_s, NULL};
-    proc_start(&ns, nargv, log);
-    assert_true(proc_wait_port(nsport, 10000));
-    int bport = proc_free_port(true);
-    broker_port = bport;
-    char bbin[512], blog[600], set_port[64], set_dir[600], set_ns[96];
-    snprintf(blog, sizeof blog, "%s/broker.log", dir);
-    snprintf(set_port, sizeof set_port, "listenPort=%d", bport);
-    snprintf(set_dir, sizeof set_dir, "storePathRootDir=%s/data", dir);
-    snprintf(set_ns, sizeof set_ns, "namesrvAddr=%s", ns_addr);
-    const char *bargv[] = {proc_bin("tern-broker", bbin, sizeof bbin), "--set", set_port, "--set",
-                           set_dir, "--set", set_ns, "--set", "brokerIP1=127.0.0.1", "--set",
-                           "diskMinFreeBytes=0", NULL};
-    proc_start(&broker, bargv, blog);
-    if (!proc_wait_port(bport, 10000)) {
-        proc_dump_log(&broker, 50);
-        fail_msg("broker did not start");
-    }
+    testcluster_start(&tc, "client-groups");
     /* Wait for the broker's registration. */
     struct tern_sync *s = open_sync();
     const struct tern_cluster_info *ci = NULL;
@@ -122,9 +98,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    proc_stop(&broker, 10000);
-    proc_stop(&ns, 5000);
-    testlib_rmtree(dir);
+    testcluster_stop(&tc);
     return 0;
 }
 
@@ -386,8 +360,8 @@ static void test_retry_later_and_broadcasting(void **state)
     o.instance_name = "bc-2";
     assert_int_equal(tern_client_new(&loop, &o, &c2, NULL), 0);
     char path1[700], path2[700];
-    snprintf(path1, sizeof path1, "%s/offsets-1.txt", dir);
-    snprintf(path2, sizeof path2, "%s/offsets-2.txt", dir);
+    snprintf(path1, sizeof path1, "%s/offsets-1.txt", tc.dir);
+    snprintf(path2, sizeof path2, "%s/offsets-2.txt", tc.dir);
     struct counting a = {0}, b = {0};
     struct tern_consumer_opts co;
     tern_consumer_opts_init(&co);
@@ -536,9 +510,9 @@ static void test_clients_survive_broker_restart(void **state)
     assert_true(run_loop_until(&loop, got, &st, 30000));
 
     /* Restart the broker under both clients. */
-    proc_stop(&broker, 10000);
-    proc_restart(&broker);
-    assert_true(proc_wait_port(broker_port, 10000));
+    proc_stop(&tc.broker, 10000);
+    proc_restart(&tc.broker);
+    assert_true(proc_wait_port(tc.broker_port, 10000));
 
     send_batch_of_20(p, &st, 20, &loop);
     assert_int_equal(st.sent_ok, 40);

@@ -10,6 +10,7 @@
 
 #include "src/clock.h"
 #include "tern/tern.h"
+#include "tests/lib/cluster.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/testlib.h"
 
@@ -17,8 +18,7 @@
 #define QUEUES 4
 #define MAX_MSGS 256
 
-static struct proc ns, broker;
-static char dir[512], ns_addr[64], broker_addr[64];
+static struct testcluster tc;
 
 static bool run_until(struct tern_sync *s, bool (*pred)(void *), void *arg, int64_t ms)
 {
@@ -35,7 +35,7 @@ static struct tern_sync *open_sync(enum tern_header_form form)
 {
     struct tern_client_opts o;
     tern_client_opts_init(&o);
-    o.namesrv_addr = ns_addr;
+    o.namesrv_addr = tc.ns_addr;
     o.header_form = form;
     o.client_ip = "127.0.0.1";
     struct tern_sync *s;
@@ -49,31 +49,7 @@ static struct tern_sync *open_sync(enum tern_header_form form)
 static int setup(void **state)
 {
     (void)state;
-    char bin[512], log[600], port_s[16];
-    testlib_tmpdir(dir, sizeof dir, "client-produce");
-    int nsport = proc_free_port(false);
-    snprintf(port_s, sizeof port_s, "%d", nsport);
-    snprintf(ns_addr, sizeof ns_addr, "127.0.0.1:%d", nsport);
-    snprintf(log, sizeof log, "%s/namesrv.log", dir);
-    const char *nargv[] = {proc_bin("tern-namesrv", bin, sizeof bin), "--port", port_s, NULL};
-    proc_start(&ns, nargv, log);
-    assert_true(proc_wait_port(nsport, 10000));
-
-    int bport = proc_free_port(true);
-    snprintf(broker_addr, sizeof broker_addr, "127.0.0.1:%d", bport);
-    char bbin[512], blog[600], set_port[64], set_dir[600], set_ns[96];
-    snprintf(blog, sizeof blog, "%s/broker.log", dir);
-    snprintf(set_port, sizeof set_port, "listenPort=%d", bport);
-    snprintf(set_dir, sizeof set_dir, "storePathRootDir=%s/data", dir);
-    snprintf(set_ns, sizeof set_ns, "namesrvAddr=%s", ns_addr);
-    const char *bargv[] = {proc_bin("tern-broker", bbin, sizeof bbin), "--set", set_port, "--set",
-                           set_dir, "--set", set_ns, "--set", "brokerIP1=127.0.0.1", "--set",
-                           "diskMinFreeBytes=0", NULL};
-    proc_start(&broker, bargv, blog);
-    if (!proc_wait_port(bport, 10000)) {
-        proc_dump_log(&broker, 50);
-        fail_msg("broker did not start");
-    }
+    testcluster_start(&tc, "client-produce");
     /* Wait until the broker's registration is visible, then create the topic
      * on every master and wait for its route. */
     struct tern_sync *s = open_sync(TERN_HEADER_BINARY);
@@ -100,9 +76,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    proc_stop(&broker, 10000);
-    proc_stop(&ns, 5000);
-    testlib_rmtree(dir);
+    testcluster_stop(&tc);
     return 0;
 }
 
@@ -383,7 +357,7 @@ static void consume_group(const char *group, const char *expr, const char *only_
     assert_int_equal(tern_consumer_new(tern_sync_client(s), &co, &dup), TERN_E_EXISTS);
     bool ok = run_until(s, received_all, &st, 60000);
     if (!ok) {
-        proc_dump_log(&broker, 40);
+        proc_dump_log(&tc.broker, 40);
         fail_msg("group %s: received %zu of %zu (%s)", group, st.received, expected, st.problem);
     }
     assert_true(st.order_ok);
