@@ -116,7 +116,7 @@ static int apply_topic(struct broker *b, uint64_t index, const uint8_t *cmd, siz
     };
     const uint8_t *name_p = cursor_take(&c, n);
     if (c.err || n == 0 || n >= TOPICS_NAME_MAX || cursor_left(&c) != 0) {
-        LOGE("broker", "raft index %llu: malformed TOPIC command", (unsigned long long)index);
+        LOGE("broker", "log position %llu: malformed TOPIC command", (unsigned long long)index);
         return TERN_E_MALFORMED;
     }
     char name[TOPICS_NAME_MAX];
@@ -131,14 +131,14 @@ static int apply_topic(struct broker *b, uint64_t index, const uint8_t *cmd, siz
 static int apply_offset(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct fsm_result *res)
 {
     if (len < 20) {
-        LOGE("broker", "raft index %llu: malformed OFFSET command", (unsigned long long)index);
+        LOGE("broker", "log position %llu: malformed OFFSET command", (unsigned long long)index);
         return TERN_E_MALFORMED;
     }
     uint16_t gl = le16_load(cmd + 2), tl = le16_load(cmd + 4);
     int32_t qid = (int32_t)le32_load(cmd + 8);
     int64_t off = (int64_t)le64_load(cmd + 12);
     if (gl == 0 || tl == 0 || gl >= 256 || tl >= TOPICS_NAME_MAX || len != 20u + gl + tl) {
-        LOGE("broker", "raft index %llu: malformed OFFSET command", (unsigned long long)index);
+        LOGE("broker", "log position %llu: malformed OFFSET command", (unsigned long long)index);
         return TERN_E_MALFORMED;
     }
     char group[256], topic[TOPICS_NAME_MAX];
@@ -173,7 +173,7 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
     const uint8_t *topic_p = cursor_take(&c, tlen);
     if (c.err || n == 0 || n > FSM_MAX_BATCH || tlen == 0 || tlen >= TOPICS_NAME_MAX ||
         cursor_left(&c) < (size_t)n * 8) {
-        LOGE("broker", "raft index %llu: malformed APPEND command (%zu bytes)", (unsigned long long)index, len);
+        LOGE("broker", "log position %llu: malformed APPEND command (%zu bytes)", (unsigned long long)index, len);
         return TERN_E_MALFORMED;
     }
     const uint8_t *dir = cursor_take(&c, (size_t)n * 8);
@@ -181,7 +181,7 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
     for (uint32_t i = 0; i < n; i++)
         total += le32_load(dir + 8 * i);
     if (total != cursor_left(&c)) {
-        LOGE("broker", "raft index %llu: APPEND lengths do not add up", (unsigned long long)index);
+        LOGE("broker", "log position %llu: APPEND lengths do not add up", (unsigned long long)index);
         return TERN_E_MALFORMED;
     }
     char topic[TOPICS_NAME_MAX];
@@ -197,7 +197,8 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
     res->part_id = partlog_id(pl);
     res->count = n;
     if (index > 0 && index <= partlog_last_source_index(pl)) {
-        /* Replayed after a restart: the partition stored it already. */
+        /* Replayed after a restart: the partition stored it already
+         * (index is the command's log position, fsm_source). */
         res->skipped = true;
         return 0;
     }
@@ -217,7 +218,7 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
         uint8_t *rec = f->rec.data + at;
         uint64_t off = next + i;
         if (message_patch(rec, rl, (int64_t)off, (int64_t)store_phys_encode(res->part_id, off), ts) != 0) {
-            LOGE("broker", "raft index %llu: record %u too short to patch", (unsigned long long)index, i);
+            LOGE("broker", "log position %llu: record %u too short to patch", (unsigned long long)index, i);
             return TERN_E_MALFORMED;
         }
         f->msgs[i].data = rec;
@@ -251,9 +252,10 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
     return 0;
 }
 
-int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct store_append_req *req,
+int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len, struct store_append_req *req,
               store_append_cb cb, struct fsm_result *res)
 {
+    uint64_t index = source;
     memset(res, 0, sizeof *res);
     if (len < 1)
         return TERN_E_MALFORMED;
@@ -265,7 +267,7 @@ int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, 
     case FSM_CMD_OFFSET:
         return apply_offset(b, index, cmd, len, res);
     default:
-        LOGE("broker", "raft index %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
+        LOGE("broker", "log position %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
         return TERN_E_MALFORMED;
     }
 }

@@ -7,8 +7,8 @@
  * group's Raft log so every replica applies it (RAFT-NOTES "Design A"). The
  * apply step is deterministic: offsets, physical offsets and store times are
  * assigned from the partition's own state and the command's store time, so
- * replicas end byte-identical. Applying is idempotent by raft index: a
- * partition skips a command whose index it already stored durably.
+ * replicas end byte-identical. Applying is idempotent by log position: a
+ * partition skips a command whose position (fsm_source) it already stored.
  *
  * Encoding (little-endian, format 1):
  *   u8 type (1 = APPEND) | u8 flags (bit 0: store as one lz4 unit) |
@@ -59,13 +59,23 @@ int fsm_encode_topic(struct buf *out, const char *name, const struct topic_conf 
 /* Append an OFFSET command (a consumer group's committed offset). */
 int fsm_encode_offset(struct buf *out, const char *group, const char *topic, int32_t queue_id, int64_t offset);
 
-/* Apply one command. index is the raft index that carries it (0 on a broker
+/* Where a command sits in the replicated log: its raft index and its place in
+ * that entry. Partitions store it with each unit, so a replay after a restart
+ * skips exactly the commands a partition already holds, even when two
+ * commands of one entry append to the same partition. */
+#define FSM_MAX_CMDS_PER_ENTRY 0xFFFFu
+static inline uint64_t fsm_source(uint64_t raft_index, uint32_t cmd_no)
+{
+    return raft_index << 16 | cmd_no;
+}
+
+/* Apply one command. source is fsm_source() of the command (0 on a broker
  * without replication: no replay check). With req/cb the append's
  * durability is reported through cb (the caller owns req until then);
  * without, the store syncs in the background. Returns 0 with res filled (res
  * ->status may still report a refused command, e.g. an unknown topic) or
  * TERN_E_MALFORMED for bytes that are not a command (logged). */
-int fsm_apply(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len, struct store_append_req *req,
+int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len, struct store_append_req *req,
               store_append_cb cb, struct fsm_result *res);
 
 #endif

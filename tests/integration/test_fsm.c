@@ -122,13 +122,27 @@ static void test_apply_patches_and_skips_replays(void **state)
     for (int i = 0; i < 1000 && acks < 2; i++)
         uv_run(&loop, UV_RUN_ONCE);
 
+    /* Two commands of one raft entry to the same partition both apply, and a
+     * replay skips exactly the ones already stored. */
+    struct store_append_req more[2];
+    assert_int_equal(fsm_apply(&b, fsm_source(9, 0), cmd.data, cmd.len, &more[0], acked, &res), 0);
+    assert_int_equal(res.first_offset, 4);
+    assert_int_equal(fsm_apply(&b, fsm_source(9, 1), cmd.data, cmd.len, &more[1], acked, &res), 0);
+    assert_int_equal(res.first_offset, 6);
+    for (int i = 0; i < 1000 && acks < 4; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(acks, 4);
+    assert_int_equal(partlog_last_source_index(pl), fsm_source(9, 1));
+    assert_int_equal(fsm_apply(&b, fsm_source(9, 1), cmd.data, cmd.len, NULL, NULL, &res), 0);
+    assert_true(res.skipped);
+
     /* Stored records carry the offsets and the store time they were given. */
     struct partlog_readbuf rb;
     partlog_readbuf_init(&rb);
     struct partlog_msg out[8];
     struct partlog_read_result rr;
     assert_int_equal(partlog_read(pl, 0, 8, 1 << 20, NULL, &rb, out, &rr), 0);
-    assert_int_equal(rr.n, 4);
+    assert_int_equal(rr.n, 8);
     for (uint32_t i = 0; i < rr.n; i++) {
         struct msg_stored m;
         size_t used;
@@ -143,14 +157,14 @@ static void test_apply_patches_and_skips_replays(void **state)
     partlog_readbuf_free(&rb);
 
     /* Malformed commands: refused, nothing stored. */
-    assert_int_equal(fsm_apply(&b, 7, cmd.data, 10, NULL, NULL, &res), TERN_E_MALFORMED);
+    assert_int_equal(fsm_apply(&b, fsm_source(10, 0), cmd.data, 10, NULL, NULL, &res), TERN_E_MALFORMED);
     cmd.data[0] = 99;
-    assert_int_equal(fsm_apply(&b, 7, cmd.data, cmd.len, NULL, NULL, &res), TERN_E_MALFORMED);
-    assert_int_equal(partlog_next_offset(pl), 4);
+    assert_int_equal(fsm_apply(&b, fsm_source(10, 0), cmd.data, cmd.len, NULL, NULL, &res), TERN_E_MALFORMED);
+    assert_int_equal(partlog_next_offset(pl), 8);
     /* An unknown topic is a refused command, not an error of the log. */
     buf_reset(&cmd);
     assert_int_equal(fsm_encode_append(&cmd, "Nope", 0, ts, false, msgs, 2), 0);
-    assert_int_equal(fsm_apply(&b, 8, cmd.data, cmd.len, NULL, NULL, &res), 0);
+    assert_int_equal(fsm_apply(&b, fsm_source(11, 0), cmd.data, cmd.len, NULL, NULL, &res), 0);
     assert_int_equal(res.status, TERN_E_TOPIC_NOT_EXIST);
 
     buf_free(&rec);
