@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/fsm.h"
+#include "broker/grouprepl.h"
 #include "broker/topics.h"
 #include <arpa/inet.h>
 
@@ -32,6 +33,11 @@ int broker_put_topic(struct broker *b, const char *name, const struct topic_conf
     buf_reset(&b->cmd);
     if (fsm_encode_topic(&b->cmd, name, c, system) != 0)
         return TERN_E_NOMEM;
+    if (grouprepl_enabled(b)) {
+        if (out)
+            *out = NULL;
+        return grouprepl_propose(b, b->cmd.data, b->cmd.len, NULL, NULL);
+    }
     struct fsm_result res;
     int rv = fsm_apply(b, 0, b->cmd.data, b->cmd.len, NULL, NULL, &res);
     if (rv == 0)
@@ -104,6 +110,54 @@ static void on_close(struct rpc_conn *rc, int err, const char *reason)
 
 static const struct rpc_ops ops = {on_request, on_close};
 
+struct topic_reply {
+    struct broker *b;
+    struct rpc_reply reply;
+};
+
+static void topic_committed(void *arg, int status, const struct fsm_result *res)
+{
+    struct topic_reply *t = arg;
+    struct broker *b = t->b;
+    int code = CODES_RESP_SUCCESS;
+    const char *remark = NULL;
+    if (status != 0 || res->status != 0) {
+        code = status == TERN_E_NOTLEADER ? CODES_RESP_SERVICE_NOT_AVAILABLE : CODES_RESP_SYSTEM_ERROR;
+        remark = tern_strerror(status ? status : res->status);
+    } else {
+        registrar_kick(b);
+    }
+    if (rpc_reply_begin(&t->reply, &b->resp, code, remark) == 0)
+        rpc_reply_finish(&t->reply, &b->resp, NULL, 0);
+    else
+        rpc_reply_drop(&t->reply);
+    free(t);
+}
+
+/* With replication a topic exists once its TOPIC command committed. */
+static void create_topic_replicated(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req,
+                                    const char *name, const struct topic_conf *c)
+{
+    struct topic_reply *t = calloc(1, sizeof *t);
+    buf_reset(&b->cmd);
+    int rv = t ? fsm_encode_topic(&b->cmd, name, c, false) : TERN_E_NOMEM;
+    if (rv == 0)
+        rv = grouprepl_propose(b, b->cmd.data, b->cmd.len, topic_committed, t);
+    if (rv) {
+        free(t);
+        char remark[160];
+        snprintf(remark, sizeof remark, "%s: broker group %s has no writable leader here",
+                 tern_strerror(rv), b->conf.name);
+        broker_respond_error(b, rc, req,
+                             rv == TERN_E_NOTLEADER ? CODES_RESP_SERVICE_NOT_AVAILABLE : CODES_RESP_SYSTEM_ERROR,
+                             remark);
+        return;
+    }
+    t->b = b;
+    rpc_reply_hold(&t->reply, rc, req);
+    LOGI("broker", "topic %s: %d/%d queues, perm %d (proposed)", name, c->read_queues, c->write_queues, c->perm);
+}
+
 static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
 {
     char err[ERRMSG_SIZE], name[TOPICS_NAME_MAX];
@@ -128,6 +182,10 @@ static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct re
     };
     if (c.read_queues <= 0 || c.write_queues <= 0 || (c.perm & ~7) != 0) {
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "queue counts must be > 0 and perm in 0..7");
+        return;
+    }
+    if (grouprepl_enabled(b)) {
+        create_topic_replicated(b, rc, req, name, &c);
         return;
     }
     int rv = broker_put_topic(b, name, &c, false, NULL);
@@ -160,6 +218,15 @@ static void disk_check_cb(uv_timer_t *t)
              (unsigned long long)free_bytes, (unsigned long long)b->conf.disk_min_free);
     b->disk_full = full;
     b->disk_free = free_bytes;
+}
+
+static int ensure_system_topics(struct broker *b);
+
+void broker_leader_ready(struct broker *b)
+{
+    int rv = ensure_system_topics(b);
+    if (rv && rv != TERN_E_NOTLEADER)
+        LOGW("broker", "system topics: %s", tern_strerror(rv));
 }
 
 static int ensure_system_topics(struct broker *b)
@@ -232,6 +299,9 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     so.part.retention_bytes = conf->retention_bytes;
     so.part.max_unit_bytes = (uint32_t)(conf->max_frame_size + (1u << 20));
     so.visible_cb = visible_cb;
+    /* With replication entries are committed before they are applied, so
+     * readers may see them once written; alone, only once synced. */
+    so.part.visible_on_write = conf->raft_id > 0;
     so.cb_arg = b;
     char store_dir[1100];
     snprintf(store_dir, sizeof store_dir, "%s/queues", conf->data_dir);
@@ -241,16 +311,16 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         return rv;
     }
     b->topics = calloc(1, sizeof *b->topics);
-    if (!b->topics)
+    if (!b->topics || fsm_init(b) != 0)
         return TERN_E_NOMEM;
     rv = topics_open(b->topics, conf->data_dir, b->store);
-    if (rv == 0)
-        rv = ensure_system_topics(b);
+    if (rv == 0 && b->conf.raft_id <= 0)
+        rv = ensure_system_topics(b); /* with replication the ready leader does it */
     if (rv) {
         errmsg_printf(b->errmsg, "topics: %s", b->topics->errmsg);
         return rv;
     }
-    if ((rv = fsm_init(b)) || (rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
+    if ((rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
         return rv;
 
     rv = rpc_hub_init(&b->hub, loop, &b->limits, conf->conn_write_backlog);
@@ -269,6 +339,9 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     disk_check_cb(&b->disk_timer);
     uv_timer_start(&b->disk_timer, disk_check_cb, DISK_CHECK_MS, DISK_CHECK_MS);
 
+    rv = grouprepl_init(b);
+    if (rv)
+        return rv;
     rv = registrar_init(b);
     if (rv)
         return rv;
@@ -305,18 +378,24 @@ static void store_closed_cb(void *arg)
     finish_close(arg);
 }
 
-static void hub_closed_cb(struct rpc_hub *hub)
+static void repl_closed_cb(struct broker *b)
 {
-    struct broker *b = hub->data;
-    /* No client can send or pull any more: settle what is in flight. */
-    pull_close(b);
+    /* Nothing applies commands any more: settle the tables and the store. */
     offsets_flush(b);
     offsets_close(b);
-    clients_close(b);
     if (b->store)
         store_close(b->store, store_closed_cb, b);
     else
         finish_close(b);
+}
+
+static void hub_closed_cb(struct rpc_hub *hub)
+{
+    struct broker *b = hub->data;
+    /* No client can send or pull any more. */
+    pull_close(b);
+    clients_close(b);
+    grouprepl_close(b, repl_closed_cb);
 }
 
 static void disk_timer_closed_cb(uv_handle_t *h)

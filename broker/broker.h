@@ -30,6 +30,7 @@ struct pullhold;
 struct registrar;
 struct sendmsg;
 struct fsm;
+struct grouprepl;
 
 struct broker {
     uv_loop_t *loop;
@@ -44,6 +45,7 @@ struct broker {
     struct registrar *registrar;
     struct sendmsg *sendmsg;
     struct fsm *fsm; /* replicated-command application (fsm.c) */
+    struct grouprepl *repl; /* Raft group membership (grouprepl.c); NULL without */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
@@ -75,9 +77,15 @@ void broker_close(struct broker *b, void (*on_closed)(struct broker *b));
 struct topic;
 struct topic_conf;
 /* Create or update a topic through the state machine (a TOPIC command).
- * Returns 0 with *out (may be NULL) set, or TERN_E_* with b->topics->errmsg. */
+ * Without replication it is applied now: returns 0 with *out (may be NULL)
+ * set, or TERN_E_* with b->topics->errmsg. With replication it is proposed
+ * (fire and forget; *out is set to NULL): TERN_E_NOTLEADER off the leader. */
 int broker_put_topic(struct broker *b, const char *name, const struct topic_conf *c, bool system,
                      struct topic **out);
+
+/* Replication: this member just became the ready leader (create the
+ * broker's own topics through the log). */
+void broker_leader_ready(struct broker *b);
 
 /* Answer req with code and remark (nothing for oneway requests). */
 void broker_respond_error(struct broker *b, struct rpc_conn *rc, const struct remoting_cmd *req, int code,

@@ -64,6 +64,17 @@ static const struct config_key keys[] = {
     K("regionId", CONFIG_STRING, region, S(region), "DefaultRegion",
       "MSG_REGION returned in send responses.", 0, 0),
     K("logLevel", CONFIG_STRING, log_level, S(log_level), "info", "debug, info, warn or error.", 0, 0),
+    K("raftId", CONFIG_INT, raft_id, 0, "0",
+      "This member's id in its broker group's Raft group (1, 2, ...); 0 runs without replication.", 0, 1024),
+    K("raftAddress", CONFIG_STRING, raft_address, S(raft_address), "",
+      "host:port this member's Raft traffic listens on (IPv4), with raftId > 0.", 0, 0),
+    K("raftPeers", CONFIG_STRING, raft_peers, S(raft_peers), "",
+      "Every voter of the group as id@host:port separated by ';' (this member included); the same on "
+      "every member. Used to bootstrap a new group.", 0, 0),
+    K("raftDir", CONFIG_STRING, raft_dir, S(raft_dir), "",
+      "Raft log directory (ext4 or xfs); empty: <storePathRootDir>/raft.", 0, 0),
+    K("raftElectionTimeout", CONFIG_MS, raft_election_ms, 0, "1s",
+      "Raft election timeout (leader failure detection); heartbeats go every tenth of it.", 200, 60000),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -40,6 +40,11 @@ struct brokerconf {
     int64_t offset_flush_ms;   /* consumerOffsetFlushInterval */
     char region[64];           /* regionId: MSG_REGION in send responses */
     char log_level[16];        /* logLevel: debug, info, warn, error */
+    int64_t raft_id;           /* raftId: 0 = no replication */
+    char raft_address[64];     /* raftAddress: this member's raft host:port */
+    char raft_peers[1024];     /* raftPeers: "1@host:port;2@host:port;..." */
+    char raft_dir[1024];       /* raftDir: default <storePathRootDir>/raft */
+    int64_t raft_election_ms;  /* raftElectionTimeout */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

@@ -18,10 +18,23 @@
 #include "src/log.h"
 #include "tern/error.h"
 
-/* Reused by every apply: patched records and their descriptors. */
+/* An append applied from the log whose sync is still outstanding. */
+struct fsm_pending {
+    struct store_append_req req;
+    struct fsm *f;
+    uint64_t source;
+    bool done;
+    struct fsm_pending *next;
+};
+
 struct fsm {
+    /* Reused by every apply: patched records and their descriptors. */
     struct buf rec;
     struct record_msg msgs[FSM_MAX_BATCH];
+    /* Log-driven appends in apply order, for the durable position. */
+    struct fsm_pending *head, *tail;
+    uint64_t applied; /* highest source applied */
+    bool failed;      /* a log-driven append failed after apply returned */
 };
 
 int fsm_init(struct broker *b)
@@ -33,10 +46,34 @@ int fsm_init(struct broker *b)
     return 0;
 }
 
+uint64_t fsm_durable_source(struct broker *b)
+{
+    struct fsm *f = b->fsm;
+    while (f->head && f->head->done) {
+        struct fsm_pending *p = f->head;
+        f->head = p->next;
+        if (!f->head)
+            f->tail = NULL;
+        free(p);
+    }
+    return f->head ? f->head->source - 1 : f->applied;
+}
+
+bool fsm_failed(const struct broker *b)
+{
+    return b->fsm && b->fsm->failed;
+}
+
 void fsm_free(struct broker *b)
 {
     if (!b->fsm)
         return;
+    /* The store closed first: every append's callback has fired. */
+    while (b->fsm->head) {
+        struct fsm_pending *p = b->fsm->head;
+        b->fsm->head = p->next;
+        free(p);
+    }
     buf_free(&b->fsm->rec);
     free(b->fsm);
     b->fsm = NULL;
@@ -153,9 +190,20 @@ static int apply_offset(struct broker *b, uint64_t index, const uint8_t *cmd, si
 
 static void background_append_cb(struct store_append_req *req, int status)
 {
-    if (status != 0)
-        LOGE("broker", "background append failed: %s", tern_strerror(status));
-    free(req);
+    struct fsm_pending *p = req->data;
+    if (status != 0) {
+        /* The log says this was applied, the partition says it was not:
+         * this member has diverged until it restarts and re-applies. */
+        LOGE("broker", "log position %llu: append failed after apply: %s; this member must restart",
+             (unsigned long long)p->source, tern_strerror(status));
+        if (p->f)
+            p->f->failed = true;
+    }
+    if (p->f) {
+        p->done = true;
+    } else {
+        free(p);
+    }
 }
 
 static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len,
@@ -232,21 +280,34 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
         .codec = (flags & FSM_APPEND_LZ4) ? RECORD_CODEC_LZ4 : RECORD_CODEC_NONE,
     };
     bool own = req == NULL;
+    struct fsm_pending *pend = NULL;
     if (own) {
-        req = calloc(1, sizeof *req);
-        if (!req) {
+        pend = calloc(1, sizeof *pend);
+        if (!pend) {
             res->status = TERN_E_NOMEM;
             return 0;
         }
+        pend->f = f;
+        pend->source = index;
+        pend->req.data = pend;
+        req = &pend->req;
         cb = background_append_cb;
     }
     uint64_t first;
     int rv = store_append(b->store, pl, f->msgs, n, &info, req, cb, &first);
     if (rv != 0) {
-        if (own)
-            free(req);
+        free(pend);
         res->status = rv;
         return 0;
+    }
+    if (pend && index > 0) {
+        if (f->tail)
+            f->tail->next = pend;
+        else
+            f->head = pend;
+        f->tail = pend;
+    } else if (pend) {
+        pend->f = NULL; /* nobody tracks it: free on completion */
     }
     res->first_offset = first;
     return 0;
@@ -257,6 +318,8 @@ int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len,
 {
     uint64_t index = source;
     memset(res, 0, sizeof *res);
+    if (source > b->fsm->applied)
+        b->fsm->applied = source;
     if (len < 1)
         return TERN_E_MALFORMED;
     switch (cmd[0]) {

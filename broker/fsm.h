@@ -47,6 +47,13 @@ struct fsm_result {
 int fsm_init(struct broker *b);
 void fsm_free(struct broker *b);
 
+/* The highest log position (fsm_source) up to which every applied command is
+ * durable: appends are synced, topics are in topics.json (offsets go into
+ * snapshots). Raft may compact the log up to it. */
+uint64_t fsm_durable_source(struct broker *b);
+/* True once an append applied from the log failed to reach the disk. */
+bool fsm_failed(const struct broker *b);
+
 /* Append an APPEND command for msgs (stored-format records whose offsets and
  * store time are filled at apply) to out. Returns 0 or out->err. */
 int fsm_encode_append(struct buf *out, const char *topic, int32_t queue_id, int64_t store_ts, bool lz4,

@@ -26,6 +26,7 @@
 
 #include "broker/broker.h"
 #include "broker/fsm.h"
+#include "broker/grouprepl.h"
 #include "broker/metafile.h"
 #include "broker/topics.h"
 #include "protocol/codes.h"
@@ -166,9 +167,16 @@ void offsets_commit(struct broker *b, const char *group, const char *topic, int3
     if (offsets_get(b, group, topic, queue_id) == offset)
         return;
     buf_reset(&b->cmd);
+    if (fsm_encode_offset(&b->cmd, group, topic, queue_id, offset) != 0)
+        return;
+    if (grouprepl_enabled(b)) {
+        /* Only the leader can commit; a follower drops the commit (the
+         * client commits to the leader it pulls from). */
+        grouprepl_propose(b, b->cmd.data, b->cmd.len, NULL, NULL);
+        return;
+    }
     struct fsm_result res;
-    if (fsm_encode_offset(&b->cmd, group, topic, queue_id, offset) == 0)
-        fsm_apply(b, 0, b->cmd.data, b->cmd.len, NULL, NULL, &res);
+    fsm_apply(b, 0, b->cmd.data, b->cmd.len, NULL, NULL, &res);
 }
 
 void offsets_store(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset)

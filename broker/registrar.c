@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/grouprepl.h"
 #include "broker/topics.h"
 #include "protocol/brokerbody.h"
 #include "protocol/codes.h"
@@ -130,7 +131,7 @@ static void send_register(struct ns_link *l)
         .broker_addr = slice_of(b->addr),
         .cluster_name = slice_of(b->conf.cluster),
         .ha_server_addr = slice_of(ha),
-        .broker_id = b->conf.id,
+        .broker_id = grouprepl_member_id(b),
         .has_heartbeat_timeout_millis = true,
         .heartbeat_timeout_millis = 4 * b->conf.register_period_ms,
         .compressed = false,
@@ -291,7 +292,7 @@ void registrar_close(struct broker *b, void (*cb)(struct broker *b))
             .broker_name = slice_of(b->conf.name),
             .broker_addr = slice_of(b->addr),
             .cluster_name = slice_of(b->conf.cluster),
-            .broker_id = b->conf.id,
+            .broker_id = grouprepl_member_id(b),
         };
         if (headers_admin_unregister_req_encode(&h, &req) == 0 &&
             rpc_request(l->conn, &req, NULL, 0, UNREGISTER_TIMEOUT_MS, unregister_done, l) == 0)

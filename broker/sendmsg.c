@@ -17,6 +17,7 @@
 
 #include "broker/broker.h"
 #include "broker/fsm.h"
+#include "broker/grouprepl.h"
 #include "broker/topics.h"
 #include "protocol/batch.h"
 #include "protocol/codes.h"
@@ -185,6 +186,17 @@ static int find_or_create_topic(struct broker *b, const char *name, const struct
         snprintf(remark, cap, "create topic %s: %s", name, b->topics->errmsg);
         return CODES_RESP_SYSTEM_ERROR;
     }
+    if (!tp) {
+        /* Replicated: the TOPIC command was proposed and commits before this
+         * send's APPEND; meanwhile choose the queue from the configuration. */
+        static struct topic proposed;
+        memset(&proposed, 0, sizeof proposed);
+        snprintf(proposed.name, sizeof proposed.name, "%s", name);
+        proposed.read_queues = c.read_queues;
+        proposed.write_queues = c.write_queues;
+        proposed.perm = c.perm;
+        tp = &proposed;
+    }
     LOGI("broker", "auto-created topic %s with %d queues", name, c.write_queues);
     registrar_kick(b);
     *out = tp;
@@ -286,10 +298,15 @@ static void append_done(struct store_append_req *req, int status)
     s->inflight_bytes -= c->bytes;
     struct remoting_cmd *resp = &b->resp;
     if (status != 0) {
-        int code = status == TERN_E_NOSPACE ? CODES_RESP_SERVICE_NOT_AVAILABLE : CODES_RESP_SYSTEM_ERROR;
+        int code = status == TERN_E_NOSPACE || status == TERN_E_NOTLEADER ? CODES_RESP_SERVICE_NOT_AVAILABLE
+                   : status == TERN_E_BUSY                               ? CODES_RESP_SYSTEM_BUSY
+                                                                         : CODES_RESP_SYSTEM_ERROR;
         char remark[160];
         snprintf(remark, sizeof remark, "%s: message not stored (%s)",
-                 status == TERN_E_NOSPACE ? "disk full" : "store failed", tern_strerror(status));
+                 status == TERN_E_NOSPACE     ? "disk full"
+                 : status == TERN_E_NOTLEADER ? "leadership changed"
+                                              : "store failed",
+                 tern_strerror(status));
         if (rpc_reply_begin(&c->reply, resp, code, remark) == 0)
             rpc_reply_finish(&c->reply, resp, NULL, 0);
         else
@@ -322,6 +339,19 @@ static void append_done(struct store_append_req *req, int status)
     ctx_put(s, c);
 }
 
+/* Replicated send: the APPEND committed and was applied (or failed). */
+static void send_committed(void *arg, int status, const struct fsm_result *res)
+{
+    struct send_ctx *c = arg;
+    if (status == 0 && res->status != 0)
+        status = res->status;
+    if (status == 0) {
+        c->part_id = res->part_id;
+        c->first_offset = res->first_offset;
+    }
+    append_done(&c->req, status);
+}
+
 void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
 {
     struct sendmsg *s = b->sendmsg;
@@ -329,6 +359,11 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
     struct headers_send_req h;
     if (headers_send_req_decode(&h, req, &b->limits, err) != 0) {
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, err);
+        return;
+    }
+    if (!grouprepl_writable(b)) {
+        snprintf(remark, sizeof remark, "broker %s is not the leader of its group, try again", b->addr);
+        broker_respond_error(b, rc, req, CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
         return;
     }
     if (b->disk_full) {
@@ -444,6 +479,20 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
     c->count = n;
     c->bytes = s->rec.len;
     memcpy(c->uniq, uniq, sizeof c->uniq);
+    if (grouprepl_enabled(b)) {
+        int prv = grouprepl_propose(b, s->cmd.data, s->cmd.len, send_committed, c);
+        if (prv != 0) {
+            ctx_put(s, c);
+            broker_respond_error(b, rc, req,
+                                 prv == TERN_E_BUSY ? CODES_RESP_SYSTEM_BUSY : CODES_RESP_SERVICE_NOT_AVAILABLE,
+                                 prv == TERN_E_BUSY ? "[OVERLOAD]replication backlog full, try again"
+                                                    : "not the leader of this broker group, try again");
+            return;
+        }
+        s->inflight_bytes += c->bytes;
+        rpc_reply_hold(&c->reply, rc, req);
+        return;
+    }
     struct fsm_result res;
     int rv = fsm_apply(b, 0, s->cmd.data, s->cmd.len, &c->req, append_done, &res);
     if (rv == 0)

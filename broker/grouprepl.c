@@ -1,0 +1,254 @@
+/* Glue between the broker and its Raft group (RAFT-NOTES "Design A").
+ *
+ * Happy path: handlers propose commands on the ready leader; once committed,
+ * every member applies them through fsm_apply at log position
+ * fsm_source(index, cmd_no); the leader's proposal callback carries the
+ * result (partition, first offset) back to the handler, which acknowledges.
+ * Failure modes: a member that is not the ready leader refuses writes; a
+ * lost leadership fails pending proposals (the command may still commit: the
+ * client retries, at-least-once); the snapshot never covers more than the
+ * state machine's durable position. Not done yet: restoring a leader's
+ * snapshot on a far-behind member (segment fetch), see REPLICATION.md §4. */
+#include "broker/grouprepl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/replica.h"
+#include "broker/topics.h"
+#include "src/errmsg.h"
+#include "src/log.h"
+#include "tern/error.h"
+
+struct grouprepl {
+    struct broker *b;
+    struct replica *r;
+    struct replica_state st;
+    struct replica_member peers[REPLICA_MAX_MEMBERS];
+    unsigned npeers;
+    char dir[1100];
+    void (*on_closed)(struct broker *b);
+};
+
+struct proposal {
+    grouprepl_cb cb;
+    void *arg;
+};
+
+static int apply_cb(void *arg, uint64_t index, uint32_t cmd_no, const uint8_t *cmd, size_t len,
+                    struct replica_result *res)
+{
+    struct broker *b = arg;
+    if (cmd_no > FSM_MAX_CMDS_PER_ENTRY) {
+        res->status = TERN_E_TOOBIG;
+        return 0;
+    }
+    struct fsm_result fr;
+    int rv = fsm_apply(b, fsm_source(index, cmd_no), cmd, len, NULL, NULL, &fr);
+    /* A malformed command is skipped the same way on every member. */
+    res->status = rv ? rv : fr.status;
+    res->val[0] = (int64_t)fr.first_offset;
+    res->val[1] = fr.part_id;
+    res->val[2] = fr.count;
+    res->val[3] = fr.skipped;
+    return 0;
+}
+
+static int snapshot_cb(void *arg, struct buf *out)
+{
+    struct broker *b = arg;
+    /* Topics are in topics.json already; make the offsets durable too, so the
+     * log before this point is not needed for them. */
+    offsets_flush(b);
+    buf_append_str(out, "{\"format\":1}");
+    return out->err;
+}
+
+static int durable_cb(void *arg, uint64_t *index)
+{
+    struct broker *b = arg;
+    /* Entries before the one holding the durable position are durable in
+     * full; that entry itself may be only partly synced. */
+    uint64_t idx = fsm_durable_source(b) >> 16;
+    *index = idx > 0 ? idx - 1 : 0;
+    return 0;
+}
+
+static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
+{
+    (void)arg;
+    (void)buf;
+    (void)len;
+    /* The member's own snapshot at start-up: its tables and partitions are
+     * on disk already. A leader's snapshot for a far-behind member would need
+     * a segment fetch, which is not built yet (REPLICATION.md §4). */
+    LOGI("broker", "raft snapshot at index %llu (metadata only)", (unsigned long long)index);
+    return 0;
+}
+
+static const struct replica_fsm fsm_ops = {apply_cb, snapshot_cb, durable_cb, restore_cb};
+
+static void propose_done(void *arg, int status, const struct replica_result *res)
+{
+    struct proposal *p = arg;
+    struct fsm_result fr;
+    memset(&fr, 0, sizeof fr);
+    if (status == 0 && res) {
+        fr.status = res->status;
+        fr.first_offset = (uint64_t)res->val[0];
+        fr.part_id = (uint32_t)res->val[1];
+        fr.count = (uint32_t)res->val[2];
+        fr.skipped = res->val[3] != 0;
+    }
+    if (p->cb)
+        p->cb(p->arg, status, status == 0 ? &fr : NULL);
+    free(p);
+}
+
+static void state_cb(void *arg, const struct replica_state *st)
+{
+    struct broker *b = arg;
+    struct grouprepl *g = b->repl;
+    bool was_ready = g->st.ready;
+    g->st = *st;
+    LOGI("broker", "raft: %s, term %llu, leader %llu%s",
+         st->role == REPLICA_LEADER ? "leader" : st->role == REPLICA_FOLLOWER ? "follower" :
+         st->role == REPLICA_CANDIDATE ? "candidate" : "unavailable",
+         (unsigned long long)st->term, (unsigned long long)st->leader_id, st->ready ? " (ready)" : "");
+    if (st->ready && !was_ready)
+        broker_leader_ready(b);
+    registrar_kick(b);
+}
+
+/* "1@127.0.0.1:20001;2@..." */
+static int parse_peers(struct grouprepl *g, const char *spec, char *errmsg)
+{
+    char list[1024];
+    snprintf(list, sizeof list, "%s", spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ";, ", &save); tok; tok = strtok_r(NULL, ";, ", &save)) {
+        char *at = strchr(tok, '@');
+        char *end;
+        unsigned long long id = at ? strtoull(tok, &end, 10) : 0;
+        if (!at || end != at || id == 0 || g->npeers == REPLICA_MAX_MEMBERS ||
+            strlen(at + 1) >= REPLICA_ADDR_MAX) {
+            errmsg_printf(errmsg, "raftPeers: bad member '%s' (want id@host:port)", tok);
+            return TERN_E_INVAL;
+        }
+        g->peers[g->npeers].id = id;
+        strcpy(g->peers[g->npeers].address, at + 1);
+        g->npeers++;
+    }
+    if (g->npeers == 0) {
+        errmsg_printf(errmsg, "raftPeers: empty with raftId set");
+        return TERN_E_INVAL;
+    }
+    return 0;
+}
+
+int grouprepl_init(struct broker *b)
+{
+    if (b->conf.raft_id <= 0)
+        return 0;
+    struct grouprepl *g = calloc(1, sizeof *g);
+    if (!g)
+        return TERN_E_NOMEM;
+    g->b = b;
+    b->repl = g;
+    int rv = parse_peers(g, b->conf.raft_peers, b->errmsg);
+    if (rv)
+        return rv;
+    if (!b->conf.raft_address[0]) {
+        errmsg_printf(b->errmsg, "raftAddress is required with raftId");
+        return TERN_E_INVAL;
+    }
+    if (b->conf.raft_dir[0])
+        snprintf(g->dir, sizeof g->dir, "%s", b->conf.raft_dir);
+    else
+        snprintf(g->dir, sizeof g->dir, "%s/raft", b->conf.data_dir);
+    struct replica_opts o;
+    replica_opts_init(&o);
+    o.id = (uint64_t)b->conf.raft_id;
+    o.address = b->conf.raft_address;
+    o.dir = g->dir;
+    o.voters = g->peers;
+    o.n_voters = g->npeers;
+    o.election_timeout_ms = (unsigned)b->conf.raft_election_ms;
+    o.heartbeat_ms = (unsigned)(b->conf.raft_election_ms / 10);
+    o.on_state = state_cb;
+    o.state_arg = b;
+    rv = replica_start(b->loop, &o, &fsm_ops, b, &g->r, b->errmsg);
+    if (rv) {
+        errmsg_wrapf(b->errmsg, "raft");
+        g->r = NULL;
+        return rv;
+    }
+    return 0;
+}
+
+bool grouprepl_enabled(const struct broker *b)
+{
+    return b->repl != NULL;
+}
+
+bool grouprepl_writable(const struct broker *b)
+{
+    if (!b->repl)
+        return true;
+    return b->repl->st.role == REPLICA_LEADER && b->repl->st.ready && !fsm_failed(b);
+}
+
+int64_t grouprepl_member_id(const struct broker *b)
+{
+    if (!b->repl)
+        return b->conf.id;
+    return grouprepl_writable(b) ? 0 : b->conf.raft_id;
+}
+
+int grouprepl_propose(struct broker *b, const void *cmd, size_t len, grouprepl_cb cb, void *arg)
+{
+    struct grouprepl *g = b->repl;
+    if (!g || !g->r)
+        return TERN_E_CLOSED;
+    if (!grouprepl_writable(b))
+        return TERN_E_NOTLEADER;
+    struct proposal *p = malloc(sizeof *p);
+    if (!p)
+        return TERN_E_NOMEM;
+    p->cb = cb;
+    p->arg = arg;
+    uv_buf_t iov = uv_buf_init((char *)cmd, (unsigned)len);
+    int rv = replica_propose(g->r, &iov, 1, propose_done, p);
+    if (rv)
+        free(p);
+    return rv;
+}
+
+static void replica_closed_cb(void *arg)
+{
+    struct broker *b = arg;
+    struct grouprepl *g = b->repl;
+    void (*cb)(struct broker *) = g->on_closed;
+    b->repl = NULL;
+    free(g);
+    cb(b);
+}
+
+void grouprepl_close(struct broker *b, void (*cb)(struct broker *b))
+{
+    struct grouprepl *g = b->repl;
+    if (!g) {
+        cb(b);
+        return;
+    }
+    if (!g->r) {
+        b->repl = NULL;
+        free(g);
+        cb(b);
+        return;
+    }
+    g->on_closed = cb;
+    replica_close(g->r, replica_closed_cb, b);
+}
