@@ -79,8 +79,9 @@ port_busy() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 # with other engineers' tests.
 started=0
 for attempt in 1 2 3 4 5; do
-  ns_port=$((20000 + RANDOM % 20000))
-  broker_port=$((40002 + RANDOM % 20000))
+  # Below the ephemeral range (32768+), so outgoing connections never take them.
+  ns_port=$((20000 + RANDOM % 6000))
+  broker_port=$((26002 + RANDOM % 6000))
   busy=0
   port_busy "$ns_port" && busy=1
   for ((i = 0; i < brokers; i++)); do

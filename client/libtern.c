@@ -269,6 +269,7 @@ static void tick_cb(uv_timer_t *t)
         libtern_heartbeat(c, NULL);
     }
     consumer_tick(c, now);
+    producer_tick(c, now);
 }
 
 /* ---- close ------------------------------------------------------------------- */
@@ -332,6 +333,7 @@ void tern_client_close(struct tern_client *c, tern_close_cb cb, void *arg)
     c->close_arg = arg;
     c->closing = true;
     c->close_ops = 1; /* held until everything is started */
+    producer_cancel_delayed(c);
     consumer_close_all(c);
     /* Producer groups leave every broker they may have talked to. */
     const char *pg[LIBTERN_MAX_HB_GROUPS];

@@ -154,6 +154,10 @@ int libtern_code_err(int code);
 /* ---- producer.c / consumer.c hooks ----------------------------------- */
 
 void producer_free_all(struct tern_client *c);
+/* Retry sends whose delayed (leader-following) retry is due. */
+void producer_tick(struct tern_client *c, int64_t now);
+/* Fail every delayed send with TERN_E_CANCELED (client closing). */
+void producer_cancel_delayed(struct tern_client *c);
 /* Collect producer groups for the heartbeat. */
 size_t producer_groups(struct tern_client *c, const char **out, size_t cap);
 

@@ -25,6 +25,11 @@
 #include "src/log.h"
 
 #define PRODUCER_POOL_MAX 256
+/* How long a send keeps retrying while its broker group has no reachable
+ * leader (a Raft election plus the new leader's registration takes a second
+ * or two); each retry first refreshes the route from the name servers. */
+#define PRODUCER_FAILOVER_MS 10000
+#define PRODUCER_BACKOFF_MS 100
 
 struct psend {
     struct tern_producer *p;
@@ -45,6 +50,8 @@ struct psend {
     int attempts;
     int max_attempts;
     bool refreshed;
+    int64_t deadline; /* give up leader-following retries after this */
+    int64_t retry_at; /* while on the producer's delayed list */
     char last_broker[LIBTERN_NAME_MAX];
     tern_send_cb cb;
     void *arg;
@@ -63,6 +70,7 @@ struct tern_producer {
     size_t in_flight;
     struct psend *pool;
     size_t npool;
+    struct psend *delayed; /* sends waiting to retry after a route refresh */
     struct tern_producer *next;
 };
 
@@ -301,6 +309,7 @@ static int prepare_batch(struct psend *ps, const struct tern_send_msg *msgs, siz
 /* ---- attempts ---------------------------------------------------------------- */
 
 static int attempt(struct psend *ps, bool in_call);
+static bool delay_retry(struct psend *ps, int err);
 
 static bool retryable(int err)
 {
@@ -322,18 +331,75 @@ static void route_ready(int err, const char *errmsg, struct routes_topic *r, voi
 {
     struct psend *ps = arg;
     if (err != 0) {
-        fail(ps, err, errmsg);
+        if (!delay_retry(ps, err))
+            fail(ps, err, errmsg);
         return;
     }
     int rv = attempt(ps, false);
-    if (rv != 0)
+    if (rv != 0 && !delay_retry(ps, rv))
         fail(ps, rv, ps->p->c->errmsg);
+}
+
+void producer_tick(struct tern_client *c, int64_t now)
+{
+    for (struct tern_producer *p = c->producers; p; p = p->next) {
+        struct psend **pp = &p->delayed;
+        while (*pp) {
+            struct psend *ps = *pp;
+            if (ps->retry_at > now) {
+                pp = &ps->next;
+                continue;
+            }
+            *pp = ps->next;
+            ps->next = NULL;
+            if (routes_fetch(c, ps->topic, true, route_ready, ps) != 0) {
+                int rv = attempt(ps, false);
+                if (rv != 0 && !delay_retry(ps, rv))
+                    fail(ps, rv, c->errmsg);
+            }
+        }
+    }
+}
+
+void producer_cancel_delayed(struct tern_client *c)
+{
+    for (struct tern_producer *p = c->producers; p; p = p->next) {
+        while (p->delayed) {
+            struct psend *ps = p->delayed;
+            p->delayed = ps->next;
+            fail(ps, TERN_E_CANCELED, "client closed");
+        }
+    }
+}
+
+/* Errors that mean "the leader moved or is being elected". */
+static bool leader_moved(int err)
+{
+    return err == CODES_RESP_SERVICE_NOT_AVAILABLE || err == TERN_E_CONNECT || err == TERN_E_CLOSED ||
+           err == TERN_E_TIMEOUT || err == TERN_E_NOTFOUND;
+}
+
+/* Retry after a pause and a fresh route, until the send's deadline. */
+static bool delay_retry(struct psend *ps, int err)
+{
+    int64_t now = clock_mono_ms();
+    if (ps->oneway || ps->p->c->closing || !leader_moved(err) || now >= ps->deadline)
+        return false;
+    int n = ps->attempts < 10 ? ps->attempts : 10;
+    ps->retry_at = now + PRODUCER_BACKOFF_MS * (n > 0 ? n : 1);
+    ps->next = ps->p->delayed;
+    ps->p->delayed = ps;
+    return true;
 }
 
 static void retry_or_fail(struct psend *ps, int err, const char *errmsg)
 {
     struct tern_client *c = ps->p->c;
     if (c->closing || !retryable(err) || ps->attempts >= ps->max_attempts) {
+        if (!c->closing && delay_retry(ps, err)) {
+            LOGD("client", "send to %s failed (%s); retrying after a route refresh", ps->last_broker, errmsg);
+            return;
+        }
         fail(ps, err, errmsg);
         return;
     }
@@ -512,6 +578,7 @@ static struct psend *begin(struct tern_producer *p, tern_send_cb cb, void *arg, 
     ps->cb = cb;
     ps->arg = arg;
     ps->max_attempts = 1 + p->retries;
+    ps->deadline = clock_mono_ms() + PRODUCER_FAILOVER_MS;
     return ps;
 }
 

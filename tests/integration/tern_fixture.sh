@@ -89,11 +89,12 @@ port_listening() {
   fi
 }
 
-# A port P with P and P-2 free (the broker listens on both).
+# A port P with P and P-2 free (the broker listens on both), below Linux's
+# ephemeral range (32768+) so outgoing connections cannot take it meanwhile.
 free_broker_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    p=$((20002 + (RANDOM * 32768 + RANDOM) % 12000))
     if ! port_listening "$p" && ! port_listening $((p - 2)) && ! port_listening $((p + 1)); then
       echo "$p"
       return 0

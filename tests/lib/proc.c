@@ -162,13 +162,13 @@ static bool port_free(int port)
 
 int proc_free_port(bool pair)
 {
-    /* Random ports above the ephemeral range's usual start avoid collisions
-     * with outgoing connections' source ports most of the time. */
+    /* Below Linux's ephemeral range (32768-60999): an outgoing connection's
+     * source port can never take a port we picked before we bind it. */
     static unsigned seed;
     if (!seed)
         seed = (unsigned)getpid() ^ (unsigned)time(NULL);
     for (int tries = 0; tries < 1000; tries++) {
-        int port = 20000 + (int)(rand_r(&seed) % 20000);
+        int port = 20002 + (int)(rand_r(&seed) % 12000);
         if (port_free(port) && (!pair || port_free(port - 2)))
             return port;
     }
