@@ -7,11 +7,13 @@
 #
 # Options (also from the environment in brackets):
 #   --brokers N        broker groups: broker-a, broker-b, ... (default 1)
-#   --replicas N       members per group. Reserved for Raft replication, which is
-#                      not available yet: only 1 is accepted.
+#   --replicas N       members per group: 1 (default), 3 or 5. With more than 1 the
+#                      members of a group form a Raft group (raftId 1..N); member m
+#                      of all groups counted together uses port P + 10*m and Raft
+#                      port P + 10*m + 1
 #   --namesrv-port P   name-server port [TERN_NAMESRV_PORT] (default 9876)
 #   --broker-port P    first broker's listenPort [TERN_BROKER_PORT] (default 10911);
-#                      group i uses P + 10*i, and every broker also listens on port-2
+#                      broker process m uses P + 10*m, and also listens on port-2
 #   --data DIR         data, logs and pid files [TERN_DATA] (default ./data)
 #   --conf FILE        broker configuration template (default deploy/conf/broker-dev.conf)
 #   --cluster NAME     brokerClusterName (default DefaultCluster)
@@ -69,8 +71,8 @@ isnum() { [[ "$1" =~ ^[0-9]+$ ]]; }
 for v in "$brokers" "$replicas" "$ns_port" "$broker_port" "$timeout_s"; do
   isnum "$v" || { echo "cluster.sh: not a number: $v" >&2; exit 2; }
 done
-if [ "$replicas" -ne 1 ]; then
-  echo "cluster.sh: --replicas $replicas: replicated broker groups (Raft) are not available yet; only --replicas 1 works" >&2
+if [ "$replicas" -ne 1 ] && [ "$replicas" -ne 3 ] && [ "$replicas" -ne 5 ]; then
+  echo "cluster.sh: --replicas must be 1, 3 or 5" >&2
   exit 2
 fi
 if [ "$brokers" -lt 1 ] || [ "$brokers" -gt 26 ]; then
@@ -216,9 +218,9 @@ do_up() {
   mkdir -p "$piddir" "$logdir"
 
   port_busy "$ns_port" && { echo "cluster.sh: port $ns_port is in use (--namesrv-port)" >&2; exit 1; }
-  for ((i = 0; i < brokers; i++)); do
+  for ((i = 0; i < brokers * replicas; i++)); do
     port=$((broker_port + 10 * i))
-    for p in "$port" $((port - 2)); do
+    for p in "$port" $((port - 2)) $((port + 1)); do
       port_busy "$p" && { echo "cluster.sh: port $p is in use (--broker-port)" >&2; exit 1; }
     done
   done
@@ -235,16 +237,31 @@ do_up() {
     sleep 0.1
   done
 
+  local j m peers member raft_sets
   for ((i = 0; i < brokers; i++)); do
     name="$(broker_name "$i")"
-    port=$((broker_port + 10 * i))
-    mkdir -p "$data/$name"
-    nohup "$bin/tern-broker" -c "$conf" \
-      --set "brokerClusterName=$cluster" --set "brokerName=$name" --set brokerId=0 \
-      --set "listenPort=$port" --set "namesrvAddr=$ns_addr" --set brokerIP1=127.0.0.1 \
-      --set "storePathRootDir=$data/$name" ${extra_sets[@]+"${extra_sets[@]}"} \
-      >"$logdir/$name.log" 2>&1 </dev/null &
-    echo $! >"$piddir/$name.pid"
+    peers=""
+    for ((j = 1; j <= replicas; j++)); do
+      m=$((i * replicas + j - 1))
+      peers="$peers${peers:+;}$j@127.0.0.1:$((broker_port + 10 * m + 1))"
+    done
+    for ((j = 1; j <= replicas; j++)); do
+      m=$((i * replicas + j - 1))
+      port=$((broker_port + 10 * m))
+      member="$name"
+      raft_sets=()
+      if [ "$replicas" -gt 1 ]; then
+        member="$name-$j"
+        raft_sets=(--set "raftId=$j" --set "raftAddress=127.0.0.1:$((port + 1))" --set "raftPeers=$peers")
+      fi
+      mkdir -p "$data/$member"
+      nohup "$bin/tern-broker" -c "$conf" \
+        --set "brokerClusterName=$cluster" --set "brokerName=$name" --set brokerId=0 \
+        --set "listenPort=$port" --set "namesrvAddr=$ns_addr" --set brokerIP1=127.0.0.1 \
+        --set "storePathRootDir=$data/$member" ${raft_sets[@]+"${raft_sets[@]}"} \
+        ${extra_sets[@]+"${extra_sets[@]}"} >"$logdir/$member.log" 2>&1 </dev/null &
+      echo $! >"$piddir/$member.pid"
+    done
   done
 
   # Wait until every broker is registered with the name server.
@@ -255,8 +272,9 @@ do_up() {
     done
     missing=0
     if out="$(tern_cli cluster --namesrv "$ns_addr" 2>/dev/null)"; then
+      # Every group has a member registered as brokerId 0 (its leader).
       for ((i = 0; i < brokers; i++)); do
-        grep -qw -- "$(broker_name "$i")" <<<"$out" || missing=1
+        awk -v n="$(broker_name "$i")" '$2 == n && $3 == 0 { ok = 1 } END { exit !ok }' <<<"$out" || missing=1
       done
     else
       missing=1
@@ -268,7 +286,7 @@ do_up() {
 
   printf 'TERN_NAMESRV=%s\n' "$ns_addr" >"$data/cluster.env"
   echo "$out"
-  echo "cluster up: $brokers broker group(s), data and logs in $data"
+  echo "cluster up: $brokers broker group(s) of $replicas member(s), data and logs in $data"
   echo "name server: $ns_addr    (export TERN_NAMESRV=$ns_addr)"
   echo "stop with:   bash deploy/cluster.sh down --data $data"
 }
