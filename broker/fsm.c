@@ -24,6 +24,7 @@ struct fsm_pending {
     struct fsm *f;
     uint64_t source;
     bool done;
+    bool tracked; /* on the durable-position list (applied from the log) */
     struct fsm_pending *next;
 };
 
@@ -33,6 +34,7 @@ struct fsm {
     struct record_msg msgs[FSM_MAX_BATCH];
     /* Log-driven appends in apply order, for the durable position. */
     struct fsm_pending *head, *tail;
+    struct fsm_pending *spare; /* reused entries: no allocation per append */
     uint64_t applied; /* highest source applied */
     bool failed;      /* a log-driven append failed after apply returned */
 };
@@ -46,6 +48,34 @@ int fsm_init(struct broker *b)
     return 0;
 }
 
+static struct fsm_pending *pending_get(struct fsm *f)
+{
+    struct fsm_pending *p = f->spare;
+    if (p)
+        f->spare = p->next;
+    else if (!(p = malloc(sizeof *p)))
+        return NULL;
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->req.data = p;
+    return p;
+}
+
+static void pending_put(struct fsm *f, struct fsm_pending *p)
+{
+    p->next = f->spare;
+    f->spare = p;
+}
+
+static void pending_free_list(struct fsm_pending *p)
+{
+    while (p) {
+        struct fsm_pending *next = p->next;
+        free(p);
+        p = next;
+    }
+}
+
 uint64_t fsm_durable_source(struct broker *b)
 {
     struct fsm *f = b->fsm;
@@ -54,7 +84,7 @@ uint64_t fsm_durable_source(struct broker *b)
         f->head = p->next;
         if (!f->head)
             f->tail = NULL;
-        free(p);
+        pending_put(f, p);
     }
     return f->head ? f->head->source - 1 : f->applied;
 }
@@ -69,11 +99,8 @@ void fsm_free(struct broker *b)
     if (!b->fsm)
         return;
     /* The store closed first: every append's callback has fired. */
-    while (b->fsm->head) {
-        struct fsm_pending *p = b->fsm->head;
-        b->fsm->head = p->next;
-        free(p);
-    }
+    pending_free_list(b->fsm->head);
+    pending_free_list(b->fsm->spare);
     buf_free(&b->fsm->rec);
     free(b->fsm);
     b->fsm = NULL;
@@ -196,14 +223,12 @@ static void background_append_cb(struct store_append_req *req, int status)
          * this member has diverged until it restarts and re-applies. */
         LOGE("broker", "log position %llu: append failed after apply: %s; this member must restart",
              (unsigned long long)p->source, tern_strerror(status));
-        if (p->f)
-            p->f->failed = true;
+        p->f->failed = true;
     }
-    if (p->f) {
-        p->done = true;
-    } else {
-        free(p);
-    }
+    if (p->tracked)
+        p->done = true; /* released by fsm_durable_source, in log order */
+    else
+        pending_put(p->f, p);
 }
 
 static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, size_t len,
@@ -282,32 +307,30 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
     bool own = req == NULL;
     struct fsm_pending *pend = NULL;
     if (own) {
-        pend = calloc(1, sizeof *pend);
+        pend = pending_get(f);
         if (!pend) {
             res->status = TERN_E_NOMEM;
             return 0;
         }
-        pend->f = f;
         pend->source = index;
-        pend->req.data = pend;
         req = &pend->req;
         cb = background_append_cb;
     }
     uint64_t first;
     int rv = store_append(b->store, pl, f->msgs, n, &info, req, cb, &first);
     if (rv != 0) {
-        free(pend);
+        if (pend)
+            pending_put(f, pend);
         res->status = rv;
         return 0;
     }
     if (pend && index > 0) {
+        pend->tracked = true;
         if (f->tail)
             f->tail->next = pend;
         else
             f->head = pend;
         f->tail = pend;
-    } else if (pend) {
-        pend->f = NULL; /* nobody tracks it: free on completion */
     }
     res->first_offset = first;
     return 0;

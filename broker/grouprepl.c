@@ -29,12 +29,15 @@ struct grouprepl {
     struct replica_member peers[REPLICA_MAX_MEMBERS];
     unsigned npeers;
     char dir[1100];
+    struct proposal *spare; /* reused: no allocation per proposal */
     void (*on_closed)(struct broker *b);
 };
 
 struct proposal {
     grouprepl_cb cb;
     void *arg;
+    struct grouprepl *g;
+    struct proposal *next; /* on the spare list */
 };
 
 static int apply_cb(void *arg, uint64_t index, uint32_t cmd_no, const uint8_t *cmd, size_t len,
@@ -102,9 +105,12 @@ static void propose_done(void *arg, int status, const struct replica_result *res
         fr.count = (uint32_t)res->val[2];
         fr.skipped = res->val[3] != 0;
     }
-    if (p->cb)
-        p->cb(p->arg, status, status == 0 ? &fr : NULL);
-    free(p);
+    grouprepl_cb cb = p->cb;
+    void *cb_arg = p->arg;
+    p->next = p->g->spare;
+    p->g->spare = p;
+    if (cb)
+        cb(cb_arg, status, status == 0 ? &fr : NULL);
 }
 
 static void state_cb(void *arg, const struct replica_state *st)
@@ -214,16 +220,31 @@ int grouprepl_propose(struct broker *b, const void *cmd, size_t len, grouprepl_c
         return TERN_E_CLOSED;
     if (!grouprepl_writable(b))
         return TERN_E_NOTLEADER;
-    struct proposal *p = malloc(sizeof *p);
-    if (!p)
+    struct proposal *p = g->spare;
+    if (p)
+        g->spare = p->next;
+    else if (!(p = malloc(sizeof *p)))
         return TERN_E_NOMEM;
     p->cb = cb;
     p->arg = arg;
+    p->g = g;
     uv_buf_t iov = uv_buf_init((char *)cmd, (unsigned)len);
     int rv = replica_propose(g->r, &iov, 1, propose_done, p);
-    if (rv)
-        free(p);
+    if (rv) {
+        p->next = g->spare;
+        g->spare = p;
+    }
     return rv;
+}
+
+static void grouprepl_free(struct grouprepl *g)
+{
+    while (g->spare) {
+        struct proposal *p = g->spare;
+        g->spare = p->next;
+        free(p);
+    }
+    free(g);
 }
 
 static void replica_closed_cb(void *arg)
@@ -232,7 +253,7 @@ static void replica_closed_cb(void *arg)
     struct grouprepl *g = b->repl;
     void (*cb)(struct broker *) = g->on_closed;
     b->repl = NULL;
-    free(g);
+    grouprepl_free(g); /* every proposal callback has fired */
     cb(b);
 }
 
@@ -245,7 +266,7 @@ void grouprepl_close(struct broker *b, void (*cb)(struct broker *b))
     }
     if (!g->r) {
         b->repl = NULL;
-        free(g);
+        grouprepl_free(g);
         cb(b);
         return;
     }

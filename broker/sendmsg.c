@@ -155,12 +155,18 @@ static bool has_prefix(const char *s, const char *p)
 
 /* Find the topic or create it from the template (RocketMQ
  * AbstractSendMessageProcessor.msgCheck). Returns a response code. */
+/* The configuration of the topic a send goes to, creating it from the
+ * template if needed (RocketMQ AbstractSendMessageProcessor.msgCheck). With
+ * replication the TOPIC command is only proposed here; it commits before this
+ * send's APPEND, so the send can go on with the configuration it proposed.
+ * Returns a response code. */
 static int find_or_create_topic(struct broker *b, const char *name, const struct headers_send_req *h,
-                                struct topic **out, char *remark, size_t cap)
+                                struct topic_conf *out, char *remark, size_t cap)
 {
     struct topic *tp = topics_find(b->topics, name);
     if (tp) {
-        *out = tp;
+        *out = (struct topic_conf){.read_queues = tp->read_queues, .write_queues = tp->write_queues,
+                                   .perm = tp->perm};
         return CODES_RESP_SUCCESS;
     }
     struct topic_conf c = {.read_queues = 1, .write_queues = 1, .perm = TOPIC_PERM_READ | TOPIC_PERM_WRITE};
@@ -181,25 +187,14 @@ static int find_or_create_topic(struct broker *b, const char *name, const struct
         c.read_queues = c.write_queues = q;
         c.perm = tmpl->perm & ~TOPIC_PERM_INHERIT;
     }
-    int rv = broker_put_topic(b, name, &c, false, &tp);
+    int rv = broker_put_topic(b, name, &c, false, NULL);
     if (rv) {
         snprintf(remark, cap, "create topic %s: %s", name, b->topics->errmsg);
         return CODES_RESP_SYSTEM_ERROR;
     }
-    if (!tp) {
-        /* Replicated: the TOPIC command was proposed and commits before this
-         * send's APPEND; meanwhile choose the queue from the configuration. */
-        static struct topic proposed;
-        memset(&proposed, 0, sizeof proposed);
-        snprintf(proposed.name, sizeof proposed.name, "%s", name);
-        proposed.read_queues = c.read_queues;
-        proposed.write_queues = c.write_queues;
-        proposed.perm = c.perm;
-        tp = &proposed;
-    }
     LOGI("broker", "auto-created topic %s with %d queues", name, c.write_queues);
     registrar_kick(b);
-    *out = tp;
+    *out = c;
     return CODES_RESP_SUCCESS;
 }
 
@@ -391,23 +386,23 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
         broker_respond_error(b, rc, req, CODES_RESP_MESSAGE_ILLEGAL, remark);
         return;
     }
-    struct topic *tp;
+    struct topic_conf tp;
     int code = find_or_create_topic(b, topic, &h, &tp, remark, sizeof remark);
     if (code != CODES_RESP_SUCCESS) {
         broker_respond_error(b, rc, req, code, remark);
         return;
     }
-    if (!(tp->perm & TOPIC_PERM_WRITE)) {
+    if (!(tp.perm & TOPIC_PERM_WRITE)) {
         snprintf(remark, sizeof remark, "the topic[%s] sending is forbidden", topic);
         broker_respond_error(b, rc, req, CODES_RESP_NO_PERMISSION, remark);
         return;
     }
     int32_t qid = h.queue_id;
     if (qid < 0)
-        qid = tp->write_queues > 0 ? (int32_t)(s->round_robin++ % (uint32_t)tp->write_queues) : 0;
-    if (qid >= topic_max_queues(tp)) {
+        qid = tp.write_queues > 0 ? (int32_t)(s->round_robin++ % (uint32_t)tp.write_queues) : 0;
+    if (qid >= (tp.read_queues > tp.write_queues ? tp.read_queues : tp.write_queues)) {
         snprintf(remark, sizeof remark, "queueId[%d] is illegal, topic:[%s] topicConfig.writeQueueNums:[%d]", qid,
-                 topic, tp->write_queues);
+                 topic, tp.write_queues);
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, remark);
         return;
     }
