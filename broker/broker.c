@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/acl.h"
 #include "broker/fsm.h"
 #include "broker/grouprepl.h"
 #include "broker/topics.h"
@@ -65,6 +66,11 @@ static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct re
 static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
 {
     struct broker *b = rc->hub->data;
+    if (b->acl && acl_check(b, rc->peer, req, b->errmsg) != 0) {
+        LOGW("acl", "refused request %d from %s: %s", req->code, rc->peer, b->errmsg);
+        broker_respond_error(b, rc, req, CODES_RESP_NO_PERMISSION, b->errmsg);
+        return;
+    }
     switch (req->code) {
     case CODES_REQ_SEND_MESSAGE:
     case CODES_REQ_SEND_MESSAGE_V2:
@@ -329,6 +335,11 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         return rv;
     }
     b->hub.data = b;
+    rv = acl_start(b);
+    if (rv) {
+        errmsg_printf(b->errmsg, "acl: %s", tern_strerror(rv));
+        return rv;
+    }
     rv = rpc_hub_listen(&b->hub, conf->listen_host, (int)conf->port, &ops, b->errmsg);
     if (rv == 0)
         rv = rpc_hub_listen(&b->hub, conf->listen_host, (int)conf->port - 2, &ops, b->errmsg);
@@ -419,5 +430,9 @@ void broker_close(struct broker *b, void (*on_closed)(struct broker *b))
     b->on_closed = on_closed;
     b->closes_pending = 2; /* store, disk timer */
     uv_close((uv_handle_t *)&b->disk_timer, disk_timer_closed_cb);
+    if (b->acl) {
+        b->closes_pending++;
+        acl_stop(b, finish_close);
+    }
     registrar_close(b, registrar_closed_cb);
 }

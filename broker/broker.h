@@ -31,6 +31,7 @@ struct registrar;
 struct sendmsg;
 struct fsm;
 struct grouprepl;
+struct acl;
 
 struct broker {
     uv_loop_t *loop;
@@ -46,6 +47,7 @@ struct broker {
     struct sendmsg *sendmsg;
     struct fsm *fsm; /* replicated-command application (fsm.c) */
     struct grouprepl *repl; /* Raft group membership (grouprepl.c); NULL without */
+    struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */

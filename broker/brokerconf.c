@@ -75,6 +75,17 @@ static const struct config_key keys[] = {
       "Raft log directory (ext4 or xfs); empty: <storePathRootDir>/raft.", 0, 0),
     K("raftElectionTimeout", CONFIG_MS, raft_election_ms, 0, "1s",
       "Raft election timeout (leader failure detection); heartbeats go every tenth of it.", 200, 60000),
+    K("aclEnable", CONFIG_BOOL, acl_enable, 0, "false",
+      "Check every request against aclFile (RocketMQ plain ACL: AccessKey + HMAC-SHA1 Signature).", 0, 0),
+    K("aclFile", CONFIG_STRING, acl_file, S(acl_file), "",
+      "plain_acl.yml with accounts and permissions; empty: <storePathRootDir>/plain_acl.yml. Re-read "
+      "when it changes.", 0, 0),
+    K("aclReloadInterval", CONFIG_MS, acl_reload_ms, 0, "2s",
+      "How often aclFile is checked for changes.", 100, 3600000),
+    K("aclAccessKey", CONFIG_STRING, acl_access_key, S(acl_access_key), "",
+      "Access key this broker signs its own requests to other brokers with (an admin account).", 0, 0),
+    K("aclSecretKey", CONFIG_STRING, acl_secret_key, S(acl_secret_key), "",
+      "Secret key for aclAccessKey.", 0, 0),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -45,6 +45,11 @@ struct brokerconf {
     char raft_peers[1024];     /* raftPeers: "1@host:port;2@host:port;..." */
     char raft_dir[1024];       /* raftDir: default <storePathRootDir>/raft */
     int64_t raft_election_ms;  /* raftElectionTimeout */
+    bool acl_enable;           /* aclEnable */
+    char acl_file[1024];       /* aclFile: plain_acl.yml */
+    int64_t acl_reload_ms;     /* aclReloadInterval */
+    char acl_access_key[256];  /* aclAccessKey: signs this broker's own requests */
+    char acl_secret_key[256];  /* aclSecretKey */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

@@ -160,6 +160,8 @@ int cli_open(const struct cli_cmd *cmd, struct tern_sync **out)
     tern_client_opts_init(&o);
     o.namesrv_addr = cli_namesrv(cmd);
     o.instance_name = NULL;
+    o.access_key = getenv("TERN_ACCESS_KEY");
+    o.secret_key = getenv("TERN_SECRET_KEY");
     int rv = tern_sync_open(&o, out, err);
     if (rv)
         return cli_fail("open client", rv, err);

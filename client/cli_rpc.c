@@ -99,6 +99,11 @@ int cli_rpc_open(struct tern_sync *s, struct cli_rpc **out)
         return TERN_E_IO;
     }
     r->hub.data = r;
+    const char *ak = getenv("TERN_ACCESS_KEY");
+    if (ak && *ak && rpc_hub_set_credentials(&r->hub, ak, getenv("TERN_SECRET_KEY") ? getenv("TERN_SECRET_KEY") : "") != 0) {
+        free(r);
+        return TERN_E_NOMEM;
+    }
     uv_timer_init(r->loop, &r->guard);
     r->guard.data = r;
     *out = r;

@@ -185,6 +185,14 @@ int tern_client_new(uv_loop_t *loop, const struct tern_client_opts *opts, struct
         return rv;
     }
     c->hub.data = c;
+    if (opts->access_key && *opts->access_key) {
+        rv = rpc_hub_set_credentials(&c->hub, opts->access_key, opts->secret_key ? opts->secret_key : "");
+        if (rv != 0) {
+            errmsg_printf(errmsg, "credentials: %s", tern_strerror(rv));
+            free_client(c);
+            return rv;
+        }
+    }
     uv_timer_init(loop, &c->tick);
     c->tick.data = c;
     uv_timer_start(&c->tick, tick_cb, LIBTERN_TICK_MS, LIBTERN_TICK_MS);

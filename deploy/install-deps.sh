@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libuv1-dev libraft-dev liblz4-dev libxxhash-dev libjansson-dev zlib1g-dev
   libcmocka-dev uthash-dev
+  nettle-dev libyaml-dev     # ACL: HMAC-SHA1 signatures, plain_acl.yml
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes for the fuzz targets
   iproute2 procps            # network namespaces and process tools for system tests
   jq                         # JSON checks in the benchmark smoke run

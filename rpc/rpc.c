@@ -14,6 +14,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "protocol/aclsign.h"
 #include "protocol/codes.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
@@ -35,6 +36,7 @@ static void hub_maybe_finish_close(struct rpc_hub *hub)
     if (hub->closing && hub->pending_closes == 0 && hub->conns == NULL && hub->on_closed) {
         void (*cb)(struct rpc_hub *) = hub->on_closed;
         hub->on_closed = NULL;
+        rpc_hub_set_credentials(hub, NULL, NULL);
         cb(hub);
     }
 }
@@ -365,6 +367,27 @@ int rpc_send(struct rpc_conn *rc, const struct remoting_cmd *cmd, const struct i
     return tcp_conn_writev(rc->tc, iov, iovcnt + 1);
 }
 
+int rpc_hub_set_credentials(struct rpc_hub *hub, const char *access_key, const char *secret_key)
+{
+    free(hub->access_key);
+    free(hub->secret_key);
+    hub->access_key = hub->secret_key = NULL;
+    if (!access_key || !*access_key || !secret_key)
+        return 0;
+    hub->access_key = strdup(access_key);
+    hub->secret_key = strdup(secret_key);
+    if (!hub->access_key || !hub->secret_key)
+        return rpc_hub_set_credentials(hub, NULL, NULL), TERN_E_NOMEM;
+    return 0;
+}
+
+static int sign_request(struct rpc_hub *hub, struct remoting_cmd *req, const struct iovec *body, int iovcnt)
+{
+    if (!hub->access_key)
+        return 0;
+    return aclsign_sign(req, body, iovcnt, hub->access_key, hub->secret_key);
+}
+
 int rpc_request(struct rpc_conn *rc, struct remoting_cmd *req, const struct iovec *body, int iovcnt,
                 int64_t timeout_ms, rpc_response_cb cb, void *arg)
 {
@@ -379,7 +402,9 @@ int rpc_request(struct rpc_conn *rc, struct remoting_cmd *req, const struct iove
         hub->next_opaque = 1;
     req->opaque = opaque;
     req->flag &= ~(REMOTING_FLAG_RESPONSE | REMOTING_FLAG_ONEWAY);
-    int rv = rpc_send(rc, req, body, iovcnt);
+    int rv = sign_request(hub, req, body, iovcnt);
+    if (rv == 0)
+        rv = rpc_send(rc, req, body, iovcnt);
     if (rv != 0) {
         free(p);
         return rv;
@@ -400,7 +425,8 @@ int rpc_oneway(struct rpc_conn *rc, struct remoting_cmd *req, const struct iovec
     if (hub->next_opaque <= 0)
         hub->next_opaque = 1;
     req->flag = (req->flag & ~REMOTING_FLAG_RESPONSE) | REMOTING_FLAG_ONEWAY;
-    return rpc_send(rc, req, body, iovcnt);
+    int rv = sign_request(hub, req, body, iovcnt);
+    return rv ? rv : rpc_send(rc, req, body, iovcnt);
 }
 
 int rpc_respond_simple(struct rpc_conn *rc, const struct remoting_cmd *req, int code, const char *remark)

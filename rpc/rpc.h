@@ -80,6 +80,10 @@ struct rpc_hub {
     int pending_closes; /* handles and connections still closing */
     void (*on_closed)(struct rpc_hub *hub);
     void *data; /* owner's */
+    /* ACL credentials: when set, every request and oneway sent through this
+     * hub carries AccessKey and Signature (protocol/aclsign.h). Owned. */
+    char *access_key;
+    char *secret_key;
 };
 
 /* Bind a hub to a loop. limits: decoder limits (frame size also bounds TCP
@@ -90,6 +94,9 @@ int rpc_hub_init(struct rpc_hub *hub, uv_loop_t *loop, const struct limits *limi
 int rpc_hub_listen(struct rpc_hub *hub, const char *host, int port, const struct rpc_ops *ops,
                    char *errmsg);
 int rpc_hub_port(struct rpc_hub *hub, int index);
+/* Sign every outgoing request with these ACL credentials (both NULL or
+ * empty: stop signing). Returns 0 or TERN_E_NOMEM. */
+int rpc_hub_set_credentials(struct rpc_hub *hub, const char *access_key, const char *secret_key);
 /* Set the maximum accepted connections per listener (0 = unlimited). */
 void rpc_hub_set_max_conns(struct rpc_hub *hub, size_t max_conns);
 /* Close listeners and every connection; pending requests fail with

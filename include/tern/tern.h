@@ -77,6 +77,11 @@ struct tern_client_opts {
     int64_t route_refresh_ms;   /* route poll interval; default 30000 */
     int64_t heartbeat_ms;       /* broker heartbeat interval; default 30000 */
     enum tern_header_form header_form; /* default TERN_HEADER_BINARY */
+    /* ACL credentials (RocketMQ plain ACL): when access_key is set, every
+     * request carries AccessKey and an HMAC-SHA1 Signature made with
+     * secret_key. NULL: unsigned. */
+    const char *access_key;
+    const char *secret_key;
 };
 
 /* Fill o with the defaults (namesrv_addr NULL). Zero fields also mean
