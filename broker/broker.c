@@ -28,9 +28,33 @@
 
 #define DISK_CHECK_MS 1000
 
+/* The configured bounds of the topic table, checked wherever a client's
+ * request creates or grows a topic (system topics are exempt). */
+static int topic_admissible(struct broker *b, const char *name, const struct topic_conf *c, char *errmsg)
+{
+    if (c->read_queues > b->conf.max_queues || c->write_queues > b->conf.max_queues) {
+        errmsg_printf(errmsg, "topic '%s': %d/%d queues exceed maxQueuesPerTopic=%lld", name, c->read_queues,
+                      c->write_queues, (long long)b->conf.max_queues);
+        return TERN_E_INVAL;
+    }
+    if (!topics_find(b->topics, name) && topics_count(b->topics) >= (size_t)b->conf.max_topics) {
+        errmsg_printf(errmsg, "topic '%s' refused: this broker already holds maxTopics=%lld topics", name,
+                      (long long)b->conf.max_topics);
+        return TERN_E_TOOBIG;
+    }
+    return 0;
+}
+
 int broker_put_topic(struct broker *b, const char *name, const struct topic_conf *c, bool system,
                      struct topic **out)
 {
+    if (!system) {
+        int rv = topic_admissible(b, name, c, b->topics->errmsg);
+        if (rv) {
+            LOGW("broker", "%s", b->topics->errmsg);
+            return rv;
+        }
+    }
     buf_reset(&b->cmd);
     if (fsm_encode_topic(&b->cmd, name, c, system) != 0)
         return TERN_E_NOMEM;
@@ -190,6 +214,10 @@ static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct re
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "queue counts must be > 0 and perm in 0..7");
         return;
     }
+    if (topic_admissible(b, name, &c, err) != 0) {
+        broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, err);
+        return;
+    }
     if (grouprepl_enabled(b)) {
         create_topic_replicated(b, rc, req, name, &c);
         return;
@@ -346,6 +374,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     if (rv)
         return rv;
     rpc_hub_set_max_conns(&b->hub, (size_t)conf->max_connections);
+    rpc_hub_set_timeouts(&b->hub, conf->idle_timeout_ms, conf->partial_frame_ms);
 
     disk_check_cb(&b->disk_timer);
     uv_timer_start(&b->disk_timer, disk_check_cb, DISK_CHECK_MS, DISK_CHECK_MS);

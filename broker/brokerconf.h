@@ -45,6 +45,10 @@ struct brokerconf {
     char raft_peers[1024];     /* raftPeers: "1@host:port;2@host:port;..." */
     char raft_dir[1024];       /* raftDir: default <storePathRootDir>/raft */
     int64_t raft_election_ms;  /* raftElectionTimeout */
+    int64_t idle_timeout_ms;   /* connectionIdleTimeout; 0 = never */
+    int64_t partial_frame_ms;  /* partialFrameTimeout; 0 = never */
+    int64_t max_topics;        /* maxTopics */
+    int64_t max_queues;        /* maxQueuesPerTopic */
     bool acl_enable;           /* aclEnable */
     char acl_file[1024];       /* aclFile: plain_acl.yml */
     int64_t acl_reload_ms;     /* aclReloadInterval */

@@ -183,6 +183,11 @@ void topics_close(struct topics *t)
     }
 }
 
+size_t topics_count(const struct topics *t)
+{
+    return HASH_COUNT(t->table);
+}
+
 int topics_put(struct topics *t, const char *name, const struct topic_conf *c, bool system, struct topic **out)
 {
     if (strlen(name) >= TOPICS_NAME_MAX || c->read_queues < 0 || c->write_queues < 0 ||

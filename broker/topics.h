@@ -67,6 +67,8 @@ struct topic *topics_find(struct topics *t, const char *name);
  * Returns 0 or TERN_E_INVAL / TERN_E_NOMEM / an fs error, with t->errmsg. */
 int topics_put(struct topics *t, const char *name, const struct topic_conf *c, bool system,
                struct topic **out);
+/* Number of topics in the table. */
+size_t topics_count(const struct topics *t);
 /* The partition log of (topic, queue), opened on first use. */
 int topics_partition(struct topics *t, struct topic *tp, int32_t queue_id, struct partlog **out);
 /* Reverse lookup for the store's callbacks: topic and queue of a partition. */

@@ -29,6 +29,11 @@ static const struct config_key conf_keys[] = {
       "How often brokers whose registration expired are dropped.", 100, 600000),
     K("maxFrameSize", CONFIG_BYTES, max_frame, 0, "16m", "Largest remoting frame accepted.", 1024, 1 << 30),
     K("logLevel", CONFIG_STRING, log_level, 16, "info", "debug, info, warn or error.", 0, 0),
+    K("connectionIdleTimeout", CONFIG_MS, idle_timeout_ms, 0, "120s",
+      "Close a connection that sends nothing for this long (brokers register every 30 s). 0: never.", 0,
+      0x7fffffffffffLL),
+    K("partialFrameTimeout", CONFIG_MS, partial_frame_ms, 0, "30s",
+      "Close a connection that holds an incomplete frame this long. 0: never.", 0, 0x7fffffffffffLL),
 };
 #define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
 
@@ -429,6 +434,7 @@ int namesrv_start(struct namesrv *ns, uv_loop_t *loop, const struct namesrv_conf
         return rv;
     }
     ns->hub.data = ns;
+    rpc_hub_set_timeouts(&ns->hub, conf->idle_timeout_ms, conf->partial_frame_ms);
     rv = rpc_hub_listen(&ns->hub, conf->listen_host, (int)conf->port, &ops, ns->errmsg);
     if (rv)
         return rv;

@@ -19,6 +19,8 @@ struct namesrv_conf {
     int64_t scan_interval_ms;
     uint64_t max_frame;
     char log_level[16];
+    int64_t idle_timeout_ms;  /* connectionIdleTimeout */
+    int64_t partial_frame_ms; /* partialFrameTimeout */
 };
 
 struct namesrv {

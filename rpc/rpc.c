@@ -180,6 +180,8 @@ static void accept_cb(struct tcp_server *s, struct tcp_conn *tc)
 {
     struct rpc_hub *hub = s->data;
     struct rpc_conn *rc = conn_new(hub, hub->server_ops);
+    if (rc)
+        rc->accepted = true;
     if (!rc) {
         tcp_conn_close(tc, TERN_E_NOMEM, "out of memory");
         tc->data = NULL;
@@ -189,10 +191,46 @@ static void accept_cb(struct tcp_server *s, struct tcp_conn *tc)
     conn_attach(rc, tc);
 }
 
+void rpc_hub_set_timeouts(struct rpc_hub *hub, int64_t idle_ms, int64_t partial_ms)
+{
+    hub->idle_timeout_ms = idle_ms;
+    hub->partial_timeout_ms = partial_ms;
+}
+
+/* Once a second: close accepted connections that are idle or stuck in the
+ * middle of a frame (a peer holding half a frame open would otherwise pin
+ * its buffer forever). */
+static void close_stalled(struct rpc_hub *hub)
+{
+    uint64_t now = uv_now(hub->loop);
+    for (struct rpc_conn *rc = hub->conns; rc;) {
+        struct rpc_conn *next = rc->next;
+        struct tcp_conn *tc = rc->tc;
+        if (rc->accepted && tc && !rc->closed) {
+            char why[96] = "";
+            if (hub->partial_timeout_ms > 0 && tc->partial_since_ms &&
+                now - tc->partial_since_ms >= (uint64_t)hub->partial_timeout_ms)
+                snprintf(why, sizeof why, "incomplete frame (%zu bytes) held for %lld ms", tc->rbuf.len,
+                         (long long)(now - tc->partial_since_ms));
+            else if (hub->idle_timeout_ms > 0 && now - tc->last_read_ms >= (uint64_t)hub->idle_timeout_ms)
+                snprintf(why, sizeof why, "idle for %lld ms", (long long)(now - tc->last_read_ms));
+            if (why[0]) {
+                LOGW("rpc", "closing %s: %s", rc->peer, why);
+                rpc_conn_close(rc, TERN_E_TIMEOUT, why);
+            }
+        }
+        rc = next;
+    }
+}
+
 static void sweep_cb(uv_timer_t *t)
 {
     struct rpc_hub *hub = t->data;
     int64_t now = clock_mono_ms();
+    if ((hub->idle_timeout_ms > 0 || hub->partial_timeout_ms > 0) && now >= hub->next_idle_check_ms) {
+        hub->next_idle_check_ms = now + 1000;
+        close_stalled(hub);
+    }
     for (struct rpc_conn *rc = hub->conns; rc;) {
         struct rpc_conn *next = rc->next;
         if (rc->npending > 0) {

@@ -58,6 +58,7 @@ struct rpc_conn {
     struct rpc_pending *pending; /* outgoing requests by opaque */
     size_t npending;
     char peer[64];
+    bool accepted; /* an incoming connection (subject to the idle timeouts) */
     struct rpc_conn *prev, *next; /* hub's list */
     /* For outgoing connections until connected. */
     rpc_connect_cb on_connect;
@@ -84,6 +85,11 @@ struct rpc_hub {
      * hub carries AccessKey and Signature (protocol/aclsign.h). Owned. */
     char *access_key;
     char *secret_key;
+    /* Accepted connections that send nothing for idle_timeout_ms, or hold an
+     * incomplete frame for partial_timeout_ms, are closed (0: never). */
+    int64_t idle_timeout_ms;
+    int64_t partial_timeout_ms;
+    int64_t next_idle_check_ms;
 };
 
 /* Bind a hub to a loop. limits: decoder limits (frame size also bounds TCP
@@ -97,6 +103,9 @@ int rpc_hub_port(struct rpc_hub *hub, int index);
 /* Sign every outgoing request with these ACL credentials (both NULL or
  * empty: stop signing). Returns 0 or TERN_E_NOMEM. */
 int rpc_hub_set_credentials(struct rpc_hub *hub, const char *access_key, const char *secret_key);
+/* Close accepted connections idle (no bytes) for idle_ms, or holding a
+ * partial frame for partial_ms; 0 disables either. Checked every second. */
+void rpc_hub_set_timeouts(struct rpc_hub *hub, int64_t idle_ms, int64_t partial_ms);
 /* Set the maximum accepted connections per listener (0 = unlimited). */
 void rpc_hub_set_max_conns(struct rpc_hub *hub, size_t max_conns);
 /* Close listeners and every connection; pending requests fail with

@@ -145,8 +145,17 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->rbuf.len += (size_t)nread;
+    c->last_read_ms = uv_now(st->loop);
     c->in_read_cb = true;
-    deliver_frames(c);
+    uint64_t frames_before = c->frames_in;
+    if (deliver_frames(c)) {
+        /* Remember when the frame still incomplete began, so a peer that
+         * holds a partial frame open can be timed out (rpc sweep). */
+        if (c->rbuf.len == 0)
+            c->partial_since_ms = 0;
+        else if (c->partial_since_ms == 0 || c->frames_in != frames_before)
+            c->partial_since_ms = c->last_read_ms;
+    }
     c->in_read_cb = false;
 }
 
@@ -271,6 +280,7 @@ static struct tcp_conn *conn_new(uv_loop_t *loop, const struct tcp_limits *limit
         return NULL;
     }
     c->handle.data = c;
+    c->last_read_ms = uv_now(loop);
     return c;
 }
 

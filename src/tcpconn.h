@@ -62,6 +62,8 @@ struct tcp_conn {
     struct tcp_server *server; /* NULL for outgoing connections */
     struct tcp_conn *prev, *next; /* server's list of live connections */
     uint64_t frames_in;
+    uint64_t last_read_ms;     /* loop time of the last bytes read (or of the accept) */
+    uint64_t partial_since_ms; /* loop time an incomplete frame started arriving; 0: none */
     void *data; /* owner's */
 };
 
