@@ -1,0 +1,152 @@
+# shellcheck shell=bash
+# Helpers for the Raft system tests: a name server and a three-member broker
+# group (brokerName broker-a) on real processes, numbered producers, and the
+# checks every scenario shares. Source after tests/integration/tern_fixture.sh.
+#
+#   raft_namesrv [host]             start a name server; sets TERN_NAMESRV
+#   raft_ports [host...]            pick broker/raft ports; RHOST[i] = host of member i
+#   raft_start i [--set k=v ...]    start member i (BPID[i]); logs to $TMP/b$i.log
+#   raft_stop i                     SIGTERM member i and wait; 0 if it exited 0
+#   raft_leader [not]               routed brokerId-0 address (not $1), polled up to 15 s
+#   raft_member_of addr             member number listening on addr
+#   raft_produce tag n [args]       send tag-1..tag-n one at a time in the background (PROD)
+#   raft_acked tag                  after the producer ended: acknowledged lines -> $TMP/acked.tag
+#   raft_consume group out          consume everything from the first offset: queue|offset|body lines
+#   raft_sums out                   tern-logsum of every member's data dir: $out.1..3
+RAFT_TOPIC="${RAFT_TOPIC:-rt}"
+LOGSUM="$BIN/tern-logsum"
+declare -a BPORT RPORT BPID RHOST RNS
+
+raft_namesrv() {
+  local host="${1:-127.0.0.1}" nsport=""
+  "$BIN/tern-namesrv" --port 0 --set listenHost=0.0.0.0 >"$TMP/namesrv.log" 2>&1 &
+  FIXTURE_PIDS+=($!)
+  for _ in $(seq 1 100); do
+    nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
+    [ -n "$nsport" ] && break
+    sleep 0.1
+  done
+  [ -n "$nsport" ] || { echo "name server did not start" >&2; cat "$TMP/namesrv.log" >&2; exit 1; }
+  export TERN_NAMESRV="$host:$nsport"
+}
+
+raft_ports() {
+  local i
+  for i in 1 2 3; do
+    RHOST[$i]="${1:-127.0.0.1}"
+    [ $# -gt 1 ] && shift
+    BPORT[$i]="$(free_broker_port)"
+    RPORT[$i]=$((BPORT[$i] + 1)) # free_broker_port checked port+1 too
+  done
+  PEERS="1@${RHOST[1]}:${RPORT[1]};2@${RHOST[2]}:${RPORT[2]};3@${RHOST[3]}:${RPORT[3]}"
+}
+
+# RNS[i], if set, is a command prefix (e.g. "ip netns exec ns1") for member i.
+raft_start() {
+  local i=$1
+  shift
+  ${RNS[$i]:-} "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set "listenHost=${RHOST[$i]}" \
+    --set "brokerIP1=${RHOST[$i]}" --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" \
+    --set diskMinFreeBytes=0 --set "raftId=$i" --set "raftAddress=${RHOST[$i]}:${RPORT[$i]}" \
+    --set "raftPeers=$PEERS" "$@" >>"$TMP/b$i.log" 2>&1 &
+  BPID[$i]=$!
+  FIXTURE_PIDS+=("${BPID[$i]}")
+}
+
+raft_stop() {
+  local i=$1 rc
+  kill -TERM "${BPID[$i]}" 2>/dev/null || return 1
+  wait "${BPID[$i]}" 2>/dev/null
+  rc=$?
+  return $rc
+}
+
+raft_leader() {
+  local not="${1:-none}" a
+  for _ in $(seq 1 150); do
+    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
+    if [ -n "$a" ] && [ "$a" != "$not" ]; then
+      echo "$a"
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+raft_member_of() {
+  local i
+  for i in 1 2 3; do
+    [ "${RHOST[$i]}:${BPORT[$i]}" = "$1" ] && echo "$i" && return 0
+  done
+  return 1
+}
+
+# Numbered bodies "tag-N": the number gives the send order for the checks.
+raft_produce() {
+  local tag=$1 n=$2
+  shift 2
+  seq 1 "$n" | sed "s/^/$tag-/" >"$TMP/in.$tag"
+  t_run 120 "$TERN" produce --topic "$RAFT_TOPIC" --window 1 "$@" <"$TMP/in.$tag" >"$TMP/acks.$tag" \
+    2>"$TMP/produce.$tag.err" &
+  PROD=$!
+}
+
+# Results come in input order; a failed send is reported as "line N: ...".
+raft_acked() {
+  local tag=$1
+  grep -o 'line [0-9]*' "$TMP/produce.$tag.err" | awk '{ print $2 }' | sort -n -u >"$TMP/failed.$tag" || true
+  awk 'FILENAME == ARGV[1] { bad[$1] = 1; next } !(FNR in bad)' "$TMP/failed.$tag" "$TMP/in.$tag" \
+    | sort >"$TMP/acked.$tag"
+}
+
+raft_consume() {
+  local group=$1 out=$2
+  t_run 120 "$TERN" consume --topic "$RAFT_TOPIC" --group "$group" --from first --max 1000000 --idle-exit 5 \
+    --format json >"$out.json" 2>"$out.err"
+  awk '{ q = $0; sub(/.*"queueId":/, "", q); sub(/,.*/, "", q)
+         o = $0; sub(/.*"queueOffset":/, "", o); sub(/,.*/, "", o)
+         b = $0; sub(/.*"body":"/, "", b); sub(/"}$/, "", b)
+         print q "|" o "|" b }' "$out.json" >"$out"
+}
+
+# Every acknowledged line of $1 (sorted) is among the consumed bodies of $2.
+raft_all_present() {
+  [ -z "$(comm -23 "$1" <(cut -d'|' -f3 "$2" | sort -u))" ]
+}
+
+# Each stored offset delivered exactly once, offsets per queue contiguous from
+# 0, and within one producer tag the numbers increase per queue (a repeat of a
+# send retried after a failover aside: its first copy counts).
+raft_in_order() {
+  sort -t'|' -k1,1n -k2,2n "$1" | awk -F'|' '
+    NR == 1 || $1 != q { q = $1; want = 0; delete last }
+    { if ($2 + 0 != want) { print "queue " q ": offset " $2 " where " want " expected" > "/dev/stderr"; exit 1 }
+      want++
+      t = $3; sub(/-[0-9]+$/, "", t); n = substr($3, length(t) + 2) + 0
+      if ($3 in seen) next
+      seen[$3] = 1
+      if ((t in last) && n <= last[t]) { print "queue " q ": " $3 " after " t "-" last[t] > "/dev/stderr"; exit 1 }
+      last[t] = n }'
+}
+
+# Bodies stored more than once (producer retries across a failover).
+raft_dups() {
+  cut -d'|' -f3 "$1" | sort | uniq -d | wc -l
+}
+
+raft_sums() {
+  local i
+  for i in 1 2 3; do
+    "$LOGSUM" --no-header "$TMP/b$i" >"$1.$i" 2>&1 || echo "tern-logsum exit $?" >>"$1.$i"
+  done
+}
+
+raft_sums_equal() {
+  cmp -s "$1.1" "$1.2" && cmp -s "$1.1" "$1.3"
+}
+
+# Total messages in a tern-logsum output.
+raft_sum_count() {
+  awk '{ n += $5 } END { print n + 0 }' "$1"
+}
