@@ -31,7 +31,18 @@
  * held pull's filter, the pull stays held with its offset moved past the
  * scanned messages (as RocketMQ's PullRequestHoldService keeps a request
  * whose filter rejects the arrival); at the deadline it is answered from its
- * advanced offset. */
+ * advanced offset.
+ *
+ * Followers (Raft members that are not the ready leader) serve pulls too,
+ * from their partition logs, whose visible end is the applied end: entries
+ * are applied only once committed, so nothing past the commit index is ever
+ * returned. A follower answers suggestWhichBrokerId with its own member id
+ * (the leader with 0), so a client that chose it keeps pulling there. A
+ * follower that has not applied up to the requested offset yet answers
+ * PULL_NOT_FOUND with the requested offset as nextBeginOffset (held like any
+ * pull at the end), never OFFSET_MOVED: the consumer's position is ahead of
+ * this replica, not wrong (stock slaves with offsetCheckInSlave=false keep
+ * the offset alike). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +51,7 @@
 #include <uthash.h>
 
 #include "broker/broker.h"
+#include "broker/grouprepl.h"
 #include "broker/topics.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
@@ -148,6 +160,12 @@ static void run_pull(struct pullhold *ph, const struct pull_args *a, struct pull
     r->max = max;
     r->n = 0;
     r->end_reached = false;
+    if (a->offset > max && grouprepl_enabled(ph->b) && !grouprepl_writable(ph->b)) {
+        r->code = CODES_RESP_PULL_NOT_FOUND;
+        r->next = a->offset;
+        snprintf(r->remark, sizeof r->remark, "OFFSET_OVERFLOW_BADLY on a follower: applied up to %" PRIu64, max);
+        return;
+    }
     if (max == 0) {
         r->code = a->offset != 0 ? CODES_RESP_PULL_OFFSET_MOVED : CODES_RESP_PULL_NOT_FOUND;
         r->next = 0;
@@ -232,7 +250,8 @@ static void respond(struct pullhold *ph, struct rpc_conn *rc, const struct remot
                : remoting_cmd_init_response(resp, req, r->code, r->remark);
     if (rv == 0) {
         struct headers_pull_resp hr = {
-            .suggest_which_broker_id = 0,
+            /* Follower reads: a follower suggests itself (see the top). */
+            .suggest_which_broker_id = grouprepl_enabled(ph->b) ? grouprepl_member_id(ph->b) : 0,
             .next_begin_offset = (int64_t)r->next,
             .min_offset = (int64_t)r->min,
             .max_offset = (int64_t)r->max,
