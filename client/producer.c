@@ -30,6 +30,7 @@
  * or two); each retry first refreshes the route from the name servers. */
 #define PRODUCER_FAILOVER_MS 10000
 #define PRODUCER_BACKOFF_MS 100
+#define PRODUCER_BACKOFF_STEPS 2
 
 struct psend {
     struct tern_producer *p;
@@ -385,7 +386,12 @@ static bool delay_retry(struct psend *ps, int err)
     int64_t now = clock_mono_ms();
     if (ps->oneway || ps->p->c->closing || !leader_moved(err) || now >= ps->deadline)
         return false;
-    int n = ps->attempts < 10 ? ps->attempts : 10;
+    /* 100 ms, then 200 ms between retries: a linear backoff up to 1 s made
+     * a send that had failed a few times during the election wait up to
+     * 500 ms more after the new leader registered (bench/failover.sh).
+     * Route lookups are shared per topic and a refused connect is cheap, so
+     * the name server sees at most about five lookups a second per topic. */
+    int n = ps->attempts < PRODUCER_BACKOFF_STEPS ? ps->attempts : PRODUCER_BACKOFF_STEPS;
     ps->retry_at = now + PRODUCER_BACKOFF_MS * (n > 0 ? n : 1);
     ps->next = ps->p->delayed;
     ps->p->delayed = ps;
