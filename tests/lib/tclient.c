@@ -9,6 +9,7 @@
 #include "protocol/properties.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
+#include "tern/error.h"
 #include "tests/lib/testlib.h"
 
 int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char *tag, const void *body, size_t n,
@@ -101,4 +102,48 @@ int64_t tclient_queue_offset(struct rpcsync *s, int code, const char *topic, int
     char err[ERRMSG_SIZE];
     assert_int_equal(remoting_ext_get_i64(&s->resp, "offset", &off, err), 0);
     return off;
+}
+
+int tclient_send_timed(struct rpcsync *s, const char *topic, int queue_id, const void *body, size_t n,
+                       int timeout_ms, int64_t *queue_offset)
+{
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
+    struct headers_send_req h = {
+        .producer_group = slice_of("test-producer"),
+        .topic = slice_of(topic),
+        .default_topic = slice_of("TBW102"),
+        .default_topic_queue_nums = 4,
+        .queue_id = queue_id,
+        .born_timestamp = clock_now_ms(),
+    };
+    assert_int_equal(headers_send_req_encode(&h, &req), 0);
+    int rv = s->closed ? TERN_E_CLOSED : rpcsync_call(s, &req, body, n, timeout_ms);
+    remoting_cmd_free(&req);
+    if (rv != 0)
+        return rv;
+    if (s->resp.code == CODES_RESP_SUCCESS && queue_offset) {
+        struct headers_send_resp r;
+        char err[ERRMSG_SIZE];
+        assert_int_equal(headers_send_resp_decode(&r, &s->resp, &limits_default, err), 0);
+        *queue_offset = r.queue_offset;
+    }
+    return s->resp.code;
+}
+
+int tclient_each_record(const struct rpcsync *s, void (*fn)(const void *body, size_t len, int64_t off, void *arg),
+                        void *arg)
+{
+    struct message_iter it;
+    struct msg_stored m;
+    char err[ERRMSG_SIZE];
+    message_iter_init(&it, (const uint8_t *)s->resp.body.p, s->resp.body.len, &limits_default, 0);
+    int n = 0, rv;
+    while ((rv = message_iter_next(&it, &m, err)) == 1) {
+        fn(m.body.p, m.body.len, m.queue_offset, arg);
+        n++;
+    }
+    assert_int_equal(rv, 0);
+    return n;
 }

@@ -26,4 +26,15 @@ int tclient_count_records(const struct rpcsync *s);
 /* GET_MAX_OFFSET (code 30) or GET_MIN_OFFSET (31) of a queue. */
 int64_t tclient_queue_offset(struct rpcsync *s, int code, const char *topic, int queue_id);
 
+/* SEND_MESSAGE_V2 of body to (topic, queue_id) that tolerates a broker that
+ * never answers (a partitioned Raft leader): returns the response code, or a
+ * negative TERN_E_* (TERN_E_TIMEOUT, TERN_E_CLOSED) when no response came
+ * within timeout_ms; the caller should reopen s after an error. */
+int tclient_send_timed(struct rpcsync *s, const char *topic, int queue_id, const void *body, size_t n,
+                       int timeout_ms, int64_t *queue_offset);
+/* Call fn(body, len, queue_offset, arg) for every stored record of the last
+ * pull response in s (fails the test if malformed); returns their number. */
+int tclient_each_record(const struct rpcsync *s, void (*fn)(const void *body, size_t len, int64_t off, void *arg),
+                        void *arg);
+
 #endif
