@@ -73,8 +73,10 @@ static const struct config_key keys[] = {
       "every member. Used to bootstrap a new group.", 0, 0),
     K("raftDir", CONFIG_STRING, raft_dir, S(raft_dir), "",
       "Raft log directory (ext4 or xfs); empty: <storePathRootDir>/raft.", 0, 0),
-    K("raftElectionTimeout", CONFIG_MS, raft_election_ms, 0, "1s",
-      "Raft election timeout (leader failure detection); heartbeats go every tenth of it.", 200, 60000),
+    K("raftElectionTimeout", CONFIG_MS, raft_election_ms, 0, "500ms",
+      "Raft election timeout (leader failure detection: a follower stands for election after 1-2x this "
+      "without a heartbeat); heartbeats go every tenth of it. 500ms keeps failover under 2 s "
+      "(bench/failover.sh); raise it on hosts whose loop can stall that long.", 200, 60000),
     K("connectionIdleTimeout", CONFIG_MS, idle_timeout_ms, 0, "120s",
       "Close a client connection that sends nothing for this long (clients heartbeat every 30 s). 0: never.",
       0, 0x7fffffffffffLL),

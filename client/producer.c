@@ -30,7 +30,7 @@
  * or two); each retry first refreshes the route from the name servers. */
 #define PRODUCER_FAILOVER_MS 10000
 #define PRODUCER_BACKOFF_MS 100
-#define PRODUCER_BACKOFF_STEPS 2
+#define PRODUCER_BACKOFF_STEPS 1
 
 struct psend {
     struct tern_producer *p;
@@ -386,11 +386,12 @@ static bool delay_retry(struct psend *ps, int err)
     int64_t now = clock_mono_ms();
     if (ps->oneway || ps->p->c->closing || !leader_moved(err) || now >= ps->deadline)
         return false;
-    /* 100 ms, then 200 ms between retries: a linear backoff up to 1 s made
-     * a send that had failed a few times during the election wait up to
-     * 500 ms more after the new leader registered (bench/failover.sh).
+    /* A retry every 100 ms (the client tick): a linear backoff up to 1 s
+     * made a send that had failed a few times during the election wait up
+     * to 500 ms more after the new leader registered (bench/failover.sh).
      * Route lookups are shared per topic and a refused connect is cheap, so
-     * the name server sees at most about five lookups a second per topic. */
+     * the name server sees about ten lookups a second per topic, and only
+     * while the sends have no leader, for at most PRODUCER_FAILOVER_MS. */
     int n = ps->attempts < PRODUCER_BACKOFF_STEPS ? ps->attempts : PRODUCER_BACKOFF_STEPS;
     ps->retry_at = now + PRODUCER_BACKOFF_MS * (n > 0 ? n : 1);
     ps->next = ps->p->delayed;
