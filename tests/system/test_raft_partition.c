@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,47 @@ static void net_down(void)
     if (br_made[1])
         sh("%s link del %s", ipbin, brr);
     br_made[0] = br_made[1] = false;
+}
+
+/* A run killed by the ctest timeout (SIGKILL) cannot clean up: remove what
+ * runs whose process is gone left behind (names carry their pid). */
+static void remove_stale(void)
+{
+    char cmd[256], line[256];
+    snprintf(cmd, sizeof cmd, "%s netns list 2>/dev/null", ipbin);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        int pid, idx;
+        if (sscanf(line, "tern-part-%d-%d", &pid, &idx) != 2 || pid == (int)getpid())
+            continue;
+        char proc_path[64], st[256] = "";
+        snprintf(proc_path, sizeof proc_path, "/proc/%d/stat", pid);
+        FILE *pf = fopen(proc_path, "r");
+        if (pf) {
+            size_t n = fread(st, 1, sizeof st - 1, pf);
+            st[n] = '\0';
+            fclose(pf);
+            const char *rp = strrchr(st, ')');
+            if (!rp || rp[1] != ' ' || rp[2] != 'Z')
+                continue; /* that run is still going (a zombie is not) */
+        }
+        /* Its brokers outlived it (they run in their own process groups). */
+        sh("%s netns pids tern-part-%d-%d | xargs -r kill -9", ipbin, pid, idx);
+        sh("%s netns del tern-part-%d-%d", ipbin, pid, idx);
+        sh("%s link del tpc%d 2>/dev/null; %s link del tpr%d 2>/dev/null; true", ipbin, pid % 1000000, ipbin,
+           pid % 1000000);
+    }
+    pclose(f);
+}
+
+static void on_signal(int sig)
+{
+    /* SIGTERM/SIGINT (ctest interrupted): processes die with their parent's
+     * group kill or on their own; the network must not outlive the test. */
+    net_down();
+    _exit(128 + sig);
 }
 
 static bool tcp_up(const char *ip, int port)
@@ -288,7 +330,10 @@ static void test_partitioned_leader(void **state)
 {
     (void)state;
     testlib_tmpdir(dir, sizeof dir, "raft-partition");
+    remove_stale();
     net_names();
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
     net_up();
 
     char bin[512], log[700], set_port[64];
