@@ -29,6 +29,17 @@
 
 #define IDLE_CONNS 1000
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 static struct proc ns, broker;
 static char dir[512], broker_addr[64];
 static int broker_port;
@@ -333,8 +344,12 @@ static void test_hostile_input(void **state)
     assert_true(count_log("idle for") >= IDLE_CONNS);
     assert_true(count_log("frame length") >= 50);
     /* Bounded memory: buffers of closed connections are returned. 64 MiB of
-     * slack covers allocator caching on this build. */
+     * slack covers allocator caching. Under AddressSanitizer freed memory sits
+     * in its quarantine (256 MiB by default) and RSS says nothing about the
+     * broker's own bounds, so the bound is checked in normal builds only. */
+#if !SANITIZED
     assert_true(rss_after - rss_before < 64 * 1024);
+#endif
     buf_free(&seeds);
 }
 
