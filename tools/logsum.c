@@ -243,8 +243,8 @@ static void sum_segment(struct logsum_part *p, const char *name, const uint8_t *
 
 static int sum_partition(const char *qdir, const char *topic, const char *queue, struct logsum_buf *b, bool *damaged)
 {
-    char **segs;
-    size_t nseg;
+    char **segs = NULL;
+    size_t nseg = 0;
     int rv = list_dir(qdir, is_segment, &segs, &nseg);
     if (rv != 0) {
         fprintf(stderr, "tern-logsum: list %s: %s\n", qdir, strerror(-rv));
