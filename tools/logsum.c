@@ -320,8 +320,8 @@ int main(int argc, char **argv)
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
         snprintf(root, sizeof root, "%s", dir);
 
-    char **topics;
-    size_t ntopics;
+    char **topics = NULL;
+    size_t ntopics = 0;
     int rv = list_dir(root, is_subdir, &topics, &ntopics);
     if (rv != 0) {
         fprintf(stderr, "tern-logsum: list %s: %s\n", root, strerror(-rv));
@@ -336,8 +336,8 @@ int main(int argc, char **argv)
         char tdir[2 * LOGSUM_NAME_MAX + 8];
         if (snprintf(tdir, sizeof tdir, "%s/%s", root, topics[t]) >= (int)sizeof tdir)
             continue;
-        char **queues;
-        size_t nq;
+        char **queues = NULL;
+        size_t nq = 0;
         rv = list_dir(tdir, is_queue_dir, &queues, &nq);
         if (rv != 0) {
             fprintf(stderr, "tern-logsum: list %s: %s\n", tdir, strerror(-rv));
