@@ -356,12 +356,16 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         errmsg_wrapf(b->errmsg, "open store %s", store_dir);
         return rv;
     }
-    struct msgindex_opts mio;
-    msgindex_opts_default(&mio);
-    snprintf(store_dir, sizeof store_dir, "%s/msgindex", conf->data_dir);
-    rv = msgindex_open(store_dir, &mio, &b->msgindex, b->errmsg);
-    if (rv)
-        return rv;
+    if (conf->msg_index) {
+        struct msgindex_opts mio;
+        msgindex_opts_default(&mio);
+        mio.slots = (uint32_t)conf->msg_index_slots;
+        mio.entries = (uint32_t)conf->msg_index_entries;
+        snprintf(store_dir, sizeof store_dir, "%s/msgindex", conf->data_dir);
+        rv = msgindex_open(store_dir, &mio, &b->msgindex, b->errmsg);
+        if (rv)
+            return rv;
+    }
     b->topics = calloc(1, sizeof *b->topics);
     if (!b->topics || fsm_init(b) != 0)
         return TERN_E_NOMEM;

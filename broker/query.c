@@ -40,6 +40,10 @@ void query_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *re
         broker_respond_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "topic and key are required");
         return;
     }
+    if (!b->msgindex) {
+        broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "message index disabled (messageIndexEnable)");
+        return;
+    }
     memcpy(topic, h.topic.p, h.topic.len);
     topic[h.topic.len] = '\0';
     enum msgindex_kind kind = h.has_unique_key_query && h.unique_key_query ? MSGINDEX_UNIQ : MSGINDEX_KEY;
