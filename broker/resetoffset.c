@@ -23,28 +23,11 @@
 #include "broker/topics.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
-#include "src/jsonw.h"
+#include "protocol/resetbody.h"
 #include "src/log.h"
 #include "tern/error.h"
 
 #define RESETOFFSET_GROUP_MAX 255
-
-static void append_str(struct buf *out, const char *s)
-{
-    buf_append(out, s, strlen(s));
-}
-
-/* A JSON string (names are printable; escape the two that matter). */
-static void append_json_str(struct buf *out, const char *s)
-{
-    buf_append_u8(out, '"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            buf_append_u8(out, '\\');
-        buf_append_u8(out, (uint8_t)*s);
-    }
-    buf_append_u8(out, '"');
-}
 
 void resetoffset_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
 {
@@ -85,7 +68,7 @@ void resetoffset_handle(struct broker *b, struct rpc_conn *rc, struct remoting_c
     bool force = !h.has_is_force || h.is_force;
 
     buf_reset(&b->body);
-    append_str(&b->body, "{\"offsetTable\":{");
+    resetbody_begin(&b->body);
     int nq = 0;
     for (int32_t q = 0; q < tp->read_queues; q++) {
         if (one_queue && q != h.queue_id)
@@ -114,19 +97,10 @@ void resetoffset_handle(struct broker *b, struct rpc_conn *rc, struct remoting_c
         if (!force && committed >= 0 && (int64_t)off > committed)
             off = (uint64_t)committed; /* only forced resets move forward */
         offsets_commit(b, group, topic, q, (int64_t)off);
-        if (nq++)
-            buf_append_u8(&b->body, ',');
-        append_str(&b->body, "{\"brokerName\":");
-        append_json_str(&b->body, b->conf.name);
-        char tail[64];
-        snprintf(tail, sizeof tail, ",\"queueId\":%d,\"topic\":", q);
-        append_str(&b->body, tail);
-        append_json_str(&b->body, topic);
-        snprintf(tail, sizeof tail, "}:%" PRIu64, off);
-        append_str(&b->body, tail);
+        resetbody_add(&b->body, b->conf.name, topic, q, (int64_t)off);
+        nq++;
     }
-    append_str(&b->body, "}}");
-    if (b->body.err) {
+    if (resetbody_end(&b->body) != 0) {
         broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory");
         return;
     }

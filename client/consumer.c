@@ -20,6 +20,7 @@
 #include "protocol/headers.h"
 #include "protocol/heartbeat.h"
 #include "protocol/lockbody.h"
+#include "protocol/resetbody.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
 #include "src/log.h"
@@ -546,58 +547,6 @@ void consumer_notify(struct tern_client *c, const char *group)
 
 /* ---- RESET_CONSUMER_CLIENT_OFFSET ------------------------------------------------ */
 
-/* The JSON string value after "key": inside [p, end), unescaped only for
- * \" and \\ (names carry nothing else). */
-static bool json_str_field(const char *p, const char *end, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    for (const char *k = p; k + kl + 3 <= end; k++) {
-        if (k[0] != '"' || memcmp(k + 1, key, kl) != 0 || k[kl + 1] != '"' || k[kl + 2] != ':')
-            continue;
-        const char *v = k + kl + 3;
-        if (v >= end || *v != '"')
-            return false;
-        size_t n = 0;
-        for (v++; v < end && *v != '"'; v++) {
-            if (*v == '\\' && v + 1 < end)
-                v++;
-            if (n + 1 >= cap)
-                return false;
-            out[n++] = *v;
-        }
-        out[n] = '\0';
-        return v < end;
-    }
-    return false;
-}
-
-static bool json_int_at(const char *p, const char *end, int64_t *out)
-{
-    bool neg = false, any = false;
-    int64_t v = 0;
-    if (p < end && *p == '-') {
-        neg = true;
-        p++;
-    }
-    for (; p < end && *p >= '0' && *p <= '9'; p++) {
-        if (v > (INT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (*p - '0');
-        any = true;
-    }
-    *out = neg ? -v : v;
-    return any;
-}
-
-static bool json_int_field(const char *p, const char *end, const char *key, int64_t *out)
-{
-    size_t kl = strlen(key);
-    for (const char *k = p; k + kl + 3 <= end; k++)
-        if (k[0] == '"' && memcmp(k + 1, key, kl) == 0 && k[kl + 1] == '"' && k[kl + 2] == ':')
-            return json_int_at(k + kl + 3, end, out);
-    return false;
-}
-
 /* Move one queue of the consumer to off: buffered messages are dropped and
  * an in-flight pull is forgotten (its answer would carry the old place). */
 static void reset_queue(struct tern_consumer *cons, struct cqueue *q, int64_t off)
@@ -624,41 +573,30 @@ void consumer_reset_offsets(struct tern_client *c, struct remoting_cmd *req)
         return;
     memcpy(group, g.p, g.len);
     group[g.len] = '\0';
-    /* Body: {"offsetTable":{{"brokerName":B,"queueId":Q,"topic":T}:OFF,...}}
-     * (fastjson writes MessageQueue keys as objects). */
-    const char *p = req->body.p, *end = p ? p + req->body.len : NULL;
-    const char *tbl = p ? memmem(p, req->body.len, "\"offsetTable\"", 13) : NULL;
-    if (!tbl)
-        return;
-    const char *at = tbl + 13;
-    int moved = 0;
-    while (at < end) {
-        const char *open = memchr(at, '{', (size_t)(end - at));
-        if (!open)
-            break;
-        const char *close = memchr(open + 1, '}', (size_t)(end - open - 1));
-        if (!close)
-            break;
-        char broker[LIBTERN_NAME_MAX], topic[LIMITS_MAX_TOPIC_SYSTEM + 1];
-        int64_t qid, off;
-        at = close + 1;
-        if (!json_str_field(open, close, "brokerName", broker, sizeof broker) ||
-            !json_str_field(open, close, "topic", topic, sizeof topic) ||
-            !json_int_field(open, close, "queueId", &qid) || at >= end || *at != ':' ||
-            !json_int_at(at + 1, end, &off) || off < 0)
+    /* Body: {"offsetTable":{{"brokerName":B,"queueId":Q,"topic":T}:OFF,...}}. */
+    struct resetbody_entry e;
+    size_t pos = 0;
+    int moved = 0, rv;
+    while ((rv = resetbody_next(req->body.p, req->body.len, &pos, &e)) == 1) {
+        if (e.offset < 0)
             continue;
         for (struct tern_consumer *cons = c->consumers; cons; cons = cons->next) {
-            if (cons->closing || strcmp(cons->group, group) != 0 || strcmp(cons->topic, topic) != 0)
+            if (cons->closing || strcmp(cons->group, group) != 0 || strlen(cons->topic) != e.topic.len ||
+                memcmp(cons->topic, e.topic.p, e.topic.len) != 0)
                 continue;
             for (struct cqueue *q = cons->queues; q; q = q->next)
-                if (q->qid == qid && strcmp(q->broker, broker) == 0) {
+                if (q->qid == e.queue_id && strlen(q->broker) == e.broker.len &&
+                    memcmp(q->broker, e.broker.p, e.broker.len) == 0) {
                     if (cons->model == TERN_BROADCASTING)
-                        consumer_boffset_set(cons, q->broker, q->qid, off);
-                    reset_queue(cons, q, off);
+                        consumer_boffset_set(cons, q->broker, q->qid, e.offset);
+                    reset_queue(cons, q, e.offset);
                     moved++;
                 }
         }
     }
+    if (rv < 0)
+        LOGW("client", "consumer group %s: reset offset body is malformed; applied %d queues before it", group,
+             moved);
     LOGI("client", "consumer group %s: offsets reset by the broker (%d queues moved)", group, moved);
 }
 
