@@ -339,6 +339,8 @@ static int part_load(struct msgindex *mi, struct partlog *pl, struct mi_part *p)
     return active_create(mi, p, first);
 }
 
+static int fail(struct msgindex *mi, struct mi_part *p, int rv);
+
 static struct mi_part *part_get(struct msgindex *mi, struct partlog *pl, int *rv)
 {
     uint32_t id = partlog_id(pl);
@@ -353,15 +355,16 @@ static struct mi_part *part_get(struct msgindex *mi, struct partlog *pl, int *rv
         return NULL;
     }
     p->id = id;
+    HASH_ADD(hh, mi->parts, id, sizeof p->id, p);
     *rv = part_load(mi, pl, p);
     if (*rv) {
+        /* Kept, marked failed: logged once, not retried on every write
+         * pass; queries report it. A restart tries again. */
         for (uint32_t i = 0; i < p->n; i++)
             file_unmap(&p->files[i]);
-        free(p->files);
-        free(p);
-        return NULL;
+        p->n = 0;
+        fail(mi, p, *rv);
     }
-    HASH_ADD(hh, mi->parts, id, sizeof p->id, p);
     return p;
 }
 
@@ -467,7 +470,7 @@ int msgindex_catch_up(struct msgindex *mi, struct partlog *pl)
     if (!p)
         return rv;
     if (p->failed)
-        return TERN_E_IO;
+        return TERN_E_IO; /* reason logged once, in msgindex_errmsg until overwritten */
     uint64_t end = partlog_end_offset(pl), min = partlog_min_offset(pl);
     retain(mi, p, min);
     if (p->indexed > end) {

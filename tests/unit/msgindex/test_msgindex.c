@@ -316,12 +316,52 @@ static void test_retention(void **state)
     testlib_rmtree(dir);
 }
 
+/* A partition whose index cannot be created (a file where its directory
+ * should be): catch-up and lookups report an error every time, nothing
+ * crashes, other partitions are unaffected. */
+static void test_unwritable_partition(void **state)
+{
+    (void)state;
+    char dir[512], p[600], err[ERRMSG_SIZE];
+    testlib_tmpdir(dir, sizeof dir, "mi-fail");
+    struct msgindex_opts o;
+    msgindex_opts_default(&o);
+    struct partlog *pl;
+    struct msgindex *mi;
+    open_both(dir, &o, &pl, &mi);
+    fill(pl, 0, 10);
+    msgindex_close(mi);
+    snprintf(p, sizeof p, "%s/idx/7", dir);
+    testlib_rmtree(p);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/idx", dir);
+    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    assert_true(msgindex_catch_up(mi, pl) < 0);
+    assert_true(msgindex_catch_up(mi, pl) < 0);
+    uint64_t cand[4];
+    uint32_t n = 99;
+    assert_true(msgindex_lookup(mi, pl, MSGINDEX_KEY, "k1", 2, 0, INT64_MAX, cand, 4, &n) < 0);
+    assert_int_equal(n, 0);
+    /* Another partition still works. */
+    struct partlog *pl2;
+    snprintf(p, sizeof p, "%s/log2", dir);
+    assert_int_equal(partlog_open(p, 8, NULL, &pl2, err), 0);
+    fill(pl2, 0, 20);
+    expect_key(mi, pl2, 5, 0, 20);
+    msgindex_close(mi);
+    partlog_close(pl2);
+    partlog_close(pl);
+    testlib_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_insert_lookup),      cmocka_unit_test(test_slot_collisions),
         cmocka_unit_test(test_rollover_and_restart), cmocka_unit_test(test_index_ahead_of_log),
-        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention),          cmocka_unit_test(test_unwritable_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
