@@ -649,7 +649,17 @@ int cli_admin_group_reset_offset(int argc, char **argv)
     char names[CLI_QUERY_MAX_BROKERS][128];
     size_t nb = err ? 0 : route_brokers(r, names, CLI_QUERY_MAX_BROKERS);
     for (size_t i = 0; i < nb && !err; i++) {
-        err = tern_sync_reset_offset(s, group, topic, names[i], ts, !cli_flag(&cmd, "no-force"));
+        /* A broker group between leaders answers SERVICE_NOT_AVAILABLE,
+         * a dead leader does not answer: retry for up to 10 s, re-reading
+         * the route (the reset is idempotent). */
+        for (int attempt = 0; attempt < 20; attempt++) {
+            err = tern_sync_reset_offset(s, group, topic, names[i], ts, !cli_flag(&cmd, "no-force"));
+            if (!(err == TERN_E_SERVICE_NOT_AVAILABLE || err == TERN_E_TIMEOUT || err == TERN_E_CLOSED ||
+                  err == TERN_E_CONNECT || err == TERN_E_NOTLEADER))
+                break;
+            sleep_ms(500);
+            tern_sync_topic_route(s, topic, &r);
+        }
         if (!err)
             printf("%-16s reset\n", names[i]);
     }
