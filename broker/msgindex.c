@@ -47,7 +47,7 @@ struct mi_file {
     int64_t max_ts;
     uint32_t count, slots, cap;
     bool sealed;
-    int fd;       /* active file only */
+    int fd;       /* only while creating the active file */
     uint8_t *map; /* active file only */
     size_t size;
 };
@@ -199,6 +199,9 @@ static int active_create(struct msgindex *mi, struct mi_part *p, uint64_t first)
         } else {
             f->map = m;
             encode_header(f->map, p->id, f, false);
+            /* The mapping keeps the file: no descriptor per partition. */
+            close(f->fd);
+            f->fd = -1;
         }
     }
     if (rv) {
