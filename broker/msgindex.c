@@ -477,19 +477,31 @@ int msgindex_catch_up(struct msgindex *mi, struct partlog *pl)
     uint64_t end = partlog_end_offset(pl), min = partlog_min_offset(pl);
     retain(mi, p, min);
     if (p->indexed > end) {
-        /* The visible end moved back (a failed sync in raft mode): index
-         * the re-applied messages again; stale entries fail the key check. */
-        struct mi_file *f = &p->files[p->n - 1];
-        if (f->first > end) {
+        /* The visible end moved back (a failed sync in raft mode) and the
+         * offsets from end on will hold other messages. Files holding any
+         * entry at or past end go (they would outlive a restart with stale
+         * entries and miss the new ones); indexing restarts at the first
+         * dropped file's first offset, re-reading at most those files. */
+        /* The active file stays if it starts at or below end: its stale
+         * entries fail the key check and it is rebuilt at any restart. */
+        uint32_t k = 0;
+        while (k < p->n && p->files[k].first <= end && (!p->files[k].sealed || p->files[k].next <= end))
+            k++;
+        uint64_t start = end;
+        if (k < p->n) {
+            if (p->files[k].first < end)
+                start = p->files[k].first;
             char path[1200];
-            file_path(mi, p->id, f->first, path, sizeof path);
-            file_unmap(f);
-            fs_unlink(path, mi->errmsg);
-            p->n--;
-            if ((rv = active_create(mi, p, end)))
+            for (uint32_t i = k; i < p->n; i++) {
+                file_path(mi, p->id, p->files[i].first, path, sizeof path);
+                file_unmap(&p->files[i]);
+                fs_unlink(path, mi->errmsg);
+            }
+            p->n = k;
+            if ((rv = active_create(mi, p, start)))
                 return fail(mi, p, rv);
         }
-        p->indexed = end;
+        p->indexed = start;
     }
     while (p->indexed < end) {
         struct partlog_read_result res = {0};

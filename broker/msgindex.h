@@ -35,7 +35,10 @@ void msgindex_opts_default(struct msgindex_opts *o);
 int msgindex_open(const char *dir, const struct msgindex_opts *o, struct msgindex **out, char *errmsg);
 void msgindex_close(struct msgindex *mi);
 
-/* Index pl's visible messages not indexed yet (loads the partition's index
+/* Call whenever pl's visible end changes, also when it moves back (the
+ * store's visible callback does): a rollback must be seen before its
+ * offsets are reused, or the re-used offsets stay unindexed.
+ * Index pl's visible messages not indexed yet (loads the partition's index
  * on first use, rebuilding an unsealed file; drops files whose messages
  * retention removed). Returns 0 or TERN_E_* with msgindex_errmsg. */
 int msgindex_catch_up(struct msgindex *mi, struct partlog *pl);

@@ -3,6 +3,7 @@
  * restart with an unsealed or damaged file, an index ahead of a shorter log,
  * retention. Real partition logs and index files in a temp dir. */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "broker/store/partlog.h"
 #include "protocol/message.h"
 #include "src/buf.h"
+#include "src/fs.h"
 #include "tern/error.h"
 #include "tests/lib/testlib.h"
 
@@ -316,6 +318,101 @@ static void test_retention(void **state)
     testlib_rmtree(dir);
 }
 
+/* Raft mode: written data is visible before it is synced; a failed sync
+ * moves the visible end back and the offsets are reused by other messages.
+ * The index re-indexes them; entries of the rolled-back messages stay but
+ * fail the key check, and no offset is returned twice. */
+static void visible_end_moves_back(uint32_t entries, int synced)
+{
+    char dir[512], p[600], err[ERRMSG_SIZE];
+    testlib_tmpdir(dir, sizeof dir, "mi-back");
+    struct msgindex_opts o;
+    msgindex_opts_default(&o);
+    o.entries = entries;
+    struct partlog_opts po;
+    partlog_opts_default(&po);
+    po.visible_on_write = true;
+    struct partlog *pl;
+    struct msgindex *mi;
+    snprintf(p, sizeof p, "%s/log", dir);
+    assert_int_equal(partlog_open(p, 7, &po, &pl, err), 0);
+    snprintf(p, sizeof p, "%s/idx", dir);
+    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    fill(pl, 0, synced);
+    struct buf b;
+    buf_init(&b);
+    for (int i = synced; i < 20; i++) {
+        make_record(&b, i);
+        struct record_msg rm = {b.data, (uint32_t)b.len, 0};
+        uint64_t off;
+        assert_int_equal(partlog_append(pl, &rm, 1, NULL, &off), 0);
+    }
+    assert_int_equal(partlog_write(pl), 0); /* visible, not synced */
+    assert_int_equal(partlog_end_offset(pl), 20);
+    assert_int_equal(msgindex_catch_up(mi, pl), 0);
+    uint64_t offs[8];
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U15", offs, 8), 1);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U13", offs, 8), 1);
+
+    fs_fault_arm(FS_FAULT_SYNC, 0, EIO, 0);
+    struct partlog_sync job;
+    partlog_sync_init(&job);
+    assert_int_equal(partlog_sync_begin(pl, &job, false), 0);
+    partlog_sync_run(&job);
+    assert_true(partlog_sync_end(pl, &job) != 0);
+    partlog_sync_free(&job);
+    fs_fault_reset();
+    assert_int_equal(partlog_end_offset(pl), (uint64_t)synced);
+    /* The store's visible callback reports the lower end (store.c
+     * check_visible right after the failed sync): the broker catches up. */
+    assert_int_equal(msgindex_catch_up(mi, pl), 0);
+    assert_true(msgindex_indexed(mi, pl) <= (uint64_t)synced);
+
+    /* Offsets synced..19 now hold other messages (U1xx, same KEYS). */
+    for (int i = synced; i < 20; i++) {
+        make_record(&b, i + 100);
+        struct record_msg rm = {b.data, (uint32_t)b.len, 0};
+        uint64_t off;
+        assert_int_equal(partlog_append(pl, &rm, 1, NULL, &off), 0);
+        assert_int_equal(off, (uint64_t)i);
+    }
+    assert_int_equal(partlog_flush(pl), 0);
+    assert_int_equal(msgindex_catch_up(mi, pl), 0);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U15", offs, 8), 0);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U115", offs, 8), 1);
+    assert_int_equal(offs[0], 15);
+    for (int r = 0; r < 10; r++)
+        expect_key(mi, pl, r, 0, 20); /* each offset once */
+    /* And after a restart (sealed files past the rollback were dropped, so
+     * none outlives it with stale entries only). */
+    msgindex_close(mi);
+    snprintf(p, sizeof p, "%s/idx", dir);
+    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U15", offs, 8), 0);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U115", offs, 8), 1);
+    assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U3", offs, 8), 1);
+    for (int i = synced; i < 20; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "U%d", i + 100);
+        assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, u, offs, 8), 1);
+        assert_int_equal(offs[0], (uint64_t)i);
+    }
+    for (int r = 0; r < 10; r++)
+        expect_key(mi, pl, r, 0, 20);
+    buf_free(&b);
+    msgindex_close(mi);
+    partlog_close(pl);
+    testlib_rmtree(dir);
+}
+
+static void test_visible_end_moves_back(void **state)
+{
+    (void)state;
+    visible_end_moves_back(262144, 10); /* inside the active file */
+    visible_end_moves_back(16, 12);     /* into the middle of a sealed file (5 messages each) */
+    visible_end_moves_back(16, 10);     /* to a file boundary */
+}
+
 /* A partition whose index cannot be created (a file where its directory
  * should be): catch-up and lookups report an error every time, nothing
  * crashes, other partitions are unaffected. */
@@ -362,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_insert_lookup),      cmocka_unit_test(test_slot_collisions),
         cmocka_unit_test(test_rollover_and_restart), cmocka_unit_test(test_index_ahead_of_log),
         cmocka_unit_test(test_retention),          cmocka_unit_test(test_unwritable_partition),
+        cmocka_unit_test(test_visible_end_moves_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
