@@ -9,6 +9,7 @@
 #include "client/admin.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
+#include "protocol/msgid.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
 #include "src/log.h"
@@ -458,7 +459,7 @@ static void broker_resp(int status, const char *errmsg, struct remoting_cmd *res
     struct areq *a = arg;
     char what[64];
     snprintf(what, sizeof what, "%s on %s/%d", codes_request_name(a->code), a->broker, a->qid);
-    if (a->code == CODES_REQ_QUERY_MESSAGE && status == 0 &&
+    if ((a->code == CODES_REQ_QUERY_MESSAGE || a->code == CODES_REQ_VIEW_MESSAGE_BY_ID) && status == 0 &&
         (resp->code == CODES_RESP_SUCCESS || resp->code == CODES_RESP_QUERY_NOT_FOUND)) {
         struct tern_pull_result *res = &a->hold->pull;
         char e[ERRMSG_SIZE];
@@ -797,4 +798,52 @@ int tern_client_reset_offset(struct tern_client *c, const char *group, const cha
     a->value = ts_ms;
     a->flag = force;
     return broker_op(a);
+}
+
+int admin_view_message(struct tern_client *c, const char *offset_msg_id, tern_pull_cb cb, void *arg,
+                       struct admin_hold **keep)
+{
+    if (!c || !cb || !offset_msg_id)
+        return TERN_E_INVAL;
+    struct msg_host host;
+    int64_t phys;
+    char e[ERRMSG_SIZE];
+    if (msgid_offset_decode(offset_msg_id, strlen(offset_msg_id), &host, &phys, e) != 0) {
+        errmsg_printf(c->errmsg, "%s", e);
+        return TERN_E_INVAL;
+    }
+    char ip[64];
+    if (host.family == MSG_HOST_IPV4)
+        snprintf(ip, sizeof ip, "%u.%u.%u.%u", host.addr[0], host.addr[1], host.addr[2], host.addr[3]);
+    else if (uv_inet_ntop(AF_INET6, host.addr, ip, sizeof ip) != 0)
+        return TERN_E_INVAL;
+    if (c->closing)
+        return TERN_E_CLOSED;
+    struct areq *a = areq_new(c, AREQ_PULL, arg, keep);
+    if (!a)
+        return TERN_E_NOMEM;
+    a->cb.pull = cb;
+    a->code = CODES_REQ_VIEW_MESSAGE_BY_ID;
+    snprintf(a->addr, sizeof a->addr, host.family == MSG_HOST_IPV4 ? "%s:%u" : "[%s]:%u", ip, host.port);
+    snprintf(a->broker, sizeof a->broker, "%s", a->addr);
+    if (tags_parse("*", 1, &a->tags, e) != 0) {
+        a->keep = NULL;
+        areq_free(a);
+        return TERN_E_NOMEM;
+    }
+    struct remoting_cmd *cmd = libtern_cmd(c, CODES_REQ_VIEW_MESSAGE_BY_ID);
+    struct headers_client_view_req h = {.offset = phys};
+    int rv = headers_client_view_req_encode(&h, cmd);
+    if (rv == 0)
+        rv = peer_call(c, a->addr, cmd, NULL, 0, c->timeout_ms, broker_resp, a);
+    if (rv != 0) {
+        a->keep = NULL;
+        areq_free(a);
+    }
+    return rv;
+}
+
+int tern_client_view_message(struct tern_client *c, const char *offset_msg_id, tern_pull_cb cb, void *arg)
+{
+    return admin_view_message(c, offset_msg_id, cb, arg, NULL);
 }

@@ -322,3 +322,11 @@ int tern_sync_reset_offset(struct tern_sync *s, const char *group, const char *t
     begin(s);
     return finish(s, tern_client_reset_offset(s->c, group, topic, broker_name, ts_ms, force, done_cb, s));
 }
+
+int tern_sync_view_message(struct tern_sync *s, const char *offset_msg_id, const struct tern_pull_result **out)
+{
+    begin(s);
+    int rv = finish(s, admin_view_message(s->c, offset_msg_id, pull_cb, s, &s->hold));
+    *out = rv == 0 && s->hold ? &s->hold->pull : NULL;
+    return rv;
+}

@@ -527,7 +527,7 @@ int cli_admin_query(int argc, char **argv)
 {
     struct cli_opt opts[] = {NAMESRV_OPT,
                              {"key", "K", "a KEYS token to look for", NULL},
-                             {"id", "UNIQ_KEY", "a message id (UNIQ_KEY) to look for", NULL},
+                             {"id", "MSGID", "a message id (UNIQ_KEY, or an offsetMsgId) to look for", NULL},
                              {"topic", "T", "topic (default: every topic the name server knows)", NULL},
                              {"max", "N", "at most N messages (default 32)", NULL},
                              {"begin", "EPOCH_MS", "stored at or after this time (default 0)", NULL},
@@ -538,6 +538,8 @@ int cli_admin_query(int argc, char **argv)
         "[--format text|json] [--namesrv ADDR]",
         "Find messages by business key (a token of their KEYS) or by message id (UNIQ_KEY)\n"
         "with QUERY_MESSAGE on every broker of the topic, or of every topic without --topic.\n"
+        "An --id that no broker knows as a UNIQ_KEY is tried as an offsetMsgId\n"
+        "(VIEW_MESSAGE_BY_ID at the broker it names).\n"
         "Exits 1 if nothing matched.",
         opts, sizeof opts / sizeof opts[0],
         "  tern query --topic orders --key order-1\n  tern query --id 7F0000010B2A18B4AAC27C6F5E3A0000 --format json\n"};
@@ -585,6 +587,15 @@ int cli_admin_query(int argc, char **argv)
         for (size_t i = 0; copy && i < nt; i++)
             free(copy[i]);
         free(copy);
+    }
+    if (!err && found == 0 && id) {
+        /* Not a UNIQ_KEY anywhere: maybe an offsetMsgId (store address +
+         * physical offset), as RocketMQ's queryMsgById also accepts. */
+        const struct tern_pull_result *res;
+        if (tern_sync_view_message(s, id, &res) == 0 && res->n == 1) {
+            print_query_msg(res->msgs[0], json);
+            found = 1;
+        }
     }
     if (err) {
         rv = cli_fail("query", err, tern_sync_errmsg(s));

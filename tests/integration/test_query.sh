@@ -37,6 +37,10 @@ query_checks() {
     "test \$(wc -l <'$TMP/qid') = 1 && grep -q '\"msgId\":\"$ID3\".*\"body\":\"two-3\"' '$TMP/qid'"
   t_run 60 "$TERN" query --id "$ID3" --format json >"$TMP/qid2" 2>/dev/null
   check "$when: --id without --topic searches every topic" grep -q "\"msgId\":\"$ID3\"" "$TMP/qid2"
+  OID="$(sed 's/.*"offsetMsgId":"\([0-9A-F]*\)".*/\1/' "$TMP/qid")"
+  t_run 30 "$TERN" query --id "$OID" --format json >"$TMP/qoid" 2>/dev/null
+  check "$when: an offsetMsgId finds the same message (VIEW_MESSAGE_BY_ID)" bash -c \
+    "test \$(wc -l <'$TMP/qoid') = 1 && grep -q '\"msgId\":\"$ID3\".*\"body\":\"two-3\"' '$TMP/qoid'"
   t_run 30 "$TERN" query --topic qt --key "$ID3" >/dev/null 2>&1; rc=$?
   check "$when: a message id is not a KEYS token (exit 1)" test "$rc" = 1
   t_run 30 "$TERN" query --topic qt --key absent >/dev/null 2>"$TMP/err"; rc=$?
