@@ -94,6 +94,11 @@ int acl_request_resources(const struct remoting_cmd *req, struct acl_need *need,
     case CODES_REQ_QUERY_MESSAGE:
         need_add(need, "", topic, ACL_PERM_SUB);
         break;
+    case CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET:
+        /* Moves a group's offsets, like UPDATE_CONSUMER_OFFSET. */
+        need_add(need, "", topic, ACL_PERM_SUB);
+        need_add(need, RETRY_PREFIX, remoting_ext_get(req, "group"), ACL_PERM_SUB);
+        break;
     case CODES_REQ_UNREGISTER_CLIENT:
     case CODES_REQ_GET_CONSUMER_LIST_BY_GROUP:
         need_add(need, RETRY_PREFIX, group, ACL_PERM_SUB);

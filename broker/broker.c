@@ -15,6 +15,7 @@
 #include "broker/acl.h"
 #include "broker/fsm.h"
 #include "broker/grouprepl.h"
+#include "broker/msgindex.h"
 #include "broker/topics.h"
 #include <arpa/inet.h>
 
@@ -121,6 +122,12 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         break;
     case CODES_REQ_UPDATE_AND_CREATE_TOPIC:
         handle_create_topic(b, rc, req);
+        break;
+    case CODES_REQ_QUERY_MESSAGE:
+        query_handle(b, rc, req);
+        break;
+    case CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET:
+        resetoffset_handle(b, rc, req);
         break;
     default: {
         char remark[64];
@@ -236,6 +243,11 @@ static void handle_create_topic(struct broker *b, struct rpc_conn *rc, struct re
 static void visible_cb(struct store *st, struct partlog *pl, uint64_t new_end, void *arg)
 {
     (void)st;
+    struct broker *b = arg;
+    /* Derived state: index what just became visible (errors are logged once
+     * by the index and reported to queries). */
+    if (b->msgindex)
+        msgindex_catch_up(b->msgindex, pl);
     pull_notify(arg, pl, new_end);
 }
 
@@ -344,6 +356,16 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
         errmsg_wrapf(b->errmsg, "open store %s", store_dir);
         return rv;
     }
+    if (conf->msg_index) {
+        struct msgindex_opts mio;
+        msgindex_opts_default(&mio);
+        mio.slots = (uint32_t)conf->msg_index_slots;
+        mio.entries = (uint32_t)conf->msg_index_entries;
+        snprintf(store_dir, sizeof store_dir, "%s/msgindex", conf->data_dir);
+        rv = msgindex_open(store_dir, &mio, &b->msgindex, b->errmsg);
+        if (rv)
+            return rv;
+    }
     b->topics = calloc(1, sizeof *b->topics);
     if (!b->topics || fsm_init(b) != 0)
         return TERN_E_NOMEM;
@@ -404,6 +426,8 @@ static void finish_close(struct broker *b)
         free(b->topics);
     }
     sendmsg_free(b);
+    msgindex_close(b->msgindex);
+    b->msgindex = NULL;
     fsm_free(b);
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);

@@ -32,6 +32,7 @@ struct sendmsg;
 struct fsm;
 struct grouprepl;
 struct acl;
+struct msgindex;
 
 struct broker {
     uv_loop_t *loop;
@@ -48,6 +49,7 @@ struct broker {
     struct fsm *fsm; /* replicated-command application (fsm.c) */
     struct grouprepl *repl; /* Raft group membership (grouprepl.c); NULL without */
     struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
+    struct msgindex *msgindex; /* message keys for QUERY_MESSAGE (msgindex.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
@@ -139,6 +141,19 @@ void clients_conn_closed(struct broker *b, struct rpc_conn *rc);
  * heartbeats. Returns NULL if the group has none for the topic. */
 const struct tags_expr *clients_subscription(struct broker *b, const char *group, const char *topic,
                                              int64_t *sub_version);
+
+/* query.c: QUERY_MESSAGE (12) by KEYS token or UNIQ_KEY. */
+void query_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
+/* resetoffset.c: INVOKE_BROKER_TO_RESET_OFFSET (222): move a group's
+ * committed offsets to a time and push RESET_CONSUMER_CLIENT_OFFSET (220)
+ * to its live consumers. */
+void resetoffset_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
+/* clients.c: send req (oneway) with body to every live member of a consumer
+ * group; returns how many were sent. */
+size_t clients_oneway_group(struct broker *b, const char *group, struct remoting_cmd *req, const void *body,
+                            size_t n);
 
 /* registrar.c: REGISTER_BROKER to every name server at start, every
  * registerNameServerPeriod and right after a topic changes; UNREGISTER_BROKER

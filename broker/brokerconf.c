@@ -98,6 +98,12 @@ static const struct config_key keys[] = {
       "Access key this broker signs its own requests to other brokers with (an admin account).", 0, 0),
     K("aclSecretKey", CONFIG_STRING, acl_secret_key, S(acl_secret_key), "",
       "Secret key for aclAccessKey.", 0, 0),
+    K("messageIndexEnable", CONFIG_BOOL, msg_index, 0, "true",
+      "Index KEYS and UNIQ_KEY of stored messages for QUERY_MESSAGE (tern query).", 0, 0),
+    K("messageIndexSlots", CONFIG_INT, msg_index_slots, 0, "65536",
+      "Hash slots per key index file (one file set per queue; 4 bytes each).", 1, 1 << 24),
+    K("messageIndexEntries", CONFIG_INT, msg_index_entries, 0, "262144",
+      "Keys per key index file (32 bytes each) before it is sealed and a new one starts.", 16, 1 << 26),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -54,6 +54,9 @@ struct brokerconf {
     int64_t acl_reload_ms;     /* aclReloadInterval */
     char acl_access_key[256];  /* aclAccessKey: signs this broker's own requests */
     char acl_secret_key[256];  /* aclSecretKey */
+    bool msg_index;            /* messageIndexEnable */
+    int64_t msg_index_slots;   /* messageIndexSlots */
+    int64_t msg_index_entries; /* messageIndexEntries */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

@@ -468,3 +468,15 @@ void clients_close(struct broker *b)
     b->clients = NULL;
     uv_close((uv_handle_t *)&cl->scan, scan_closed_cb);
 }
+
+size_t clients_oneway_group(struct broker *b, const char *group, struct remoting_cmd *req, const void *body,
+                            size_t n)
+{
+    struct group *g = group_get(&b->clients->consumers, group, true, false);
+    size_t sent = 0;
+    struct iovec iov = {(void *)body, n};
+    for (struct member *m = g ? g->members : NULL; m; m = m->next)
+        if (!m->rc->closed && rpc_oneway(m->rc, req, n ? &iov : NULL, n ? 1 : 0) == 0)
+            sent++;
+    return sent;
+}

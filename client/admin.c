@@ -9,6 +9,7 @@
 #include "client/admin.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
+#include "protocol/msgid.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
 #include "src/log.h"
@@ -48,8 +49,10 @@ struct areq {
     char broker[LIBTERN_NAME_MAX];
     int qid;
     int64_t value;
+    int64_t value2; /* QUERY_MESSAGE: end of the time window */
+    bool flag;      /* QUERY_MESSAGE: key is a UNIQ_KEY; reset: isForce */
     int max;
-    char *expr;
+    char *expr; /* pull: tag expression; QUERY_MESSAGE: the key */
     struct tags_expr tags;
     /* Topic creation. */
     char cluster[LIBTERN_NAME_MAX];
@@ -456,6 +459,27 @@ static void broker_resp(int status, const char *errmsg, struct remoting_cmd *res
     struct areq *a = arg;
     char what[64];
     snprintf(what, sizeof what, "%s on %s/%d", codes_request_name(a->code), a->broker, a->qid);
+    if ((a->code == CODES_REQ_QUERY_MESSAGE || a->code == CODES_REQ_VIEW_MESSAGE_BY_ID) && status == 0 &&
+        (resp->code == CODES_RESP_SUCCESS || resp->code == CODES_RESP_QUERY_NOT_FOUND)) {
+        struct tern_pull_result *res = &a->hold->pull;
+        char e[ERRMSG_SIZE];
+        memset(res, 0, sizeof *res);
+        res->status = TERN_PULL_NO_NEW_MSG;
+        if (resp->code == CODES_RESP_SUCCESS) {
+            int rv = rmsg_batch_decode(&a->hold->batch, (const uint8_t *)resp->body.p, resp->body.len,
+                                       a->broker, &a->tags, e);
+            if (rv != 0) {
+                areq_fail(a, rv, e);
+                return;
+            }
+            res->status = TERN_PULL_FOUND;
+            res->msgs = a->hold->batch.ptrs;
+            res->n = a->hold->batch.n;
+        }
+        a->cb.pull(0, "", res, a->arg);
+        areq_free(a);
+        return;
+    }
     if (a->kind == AREQ_PULL && status == 0 &&
         (resp->code == CODES_RESP_PULL_NOT_FOUND || resp->code == CODES_RESP_PULL_RETRY_IMMEDIATELY ||
          resp->code == CODES_RESP_PULL_OFFSET_MOVED || resp->code == CODES_RESP_SUCCESS)) {
@@ -531,6 +555,26 @@ static int broker_send(struct areq *a, struct routes_topic *r)
         struct headers_offset_search_req h = {.topic = slice_of(a->topic), .queue_id = a->qid,
                                               .timestamp = a->value};
         rv = headers_offset_search_req_encode(&h, cmd);
+        break;
+    }
+    case CODES_REQ_QUERY_MESSAGE: {
+        struct headers_client_query_req h = {.topic = slice_of(a->topic),
+                                             .key = slice_of(a->expr),
+                                             .max_num = a->max,
+                                             .begin_timestamp = a->value,
+                                             .end_timestamp = a->value2,
+                                             .has_unique_key_query = a->flag,
+                                             .unique_key_query = a->flag};
+        rv = headers_client_query_req_encode(&h, cmd);
+        break;
+    }
+    case CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET: {
+        struct headers_offset_reset_req h = {.topic = slice_of(a->topic),
+                                             .group = slice_of(a->group),
+                                             .timestamp = a->value,
+                                             .has_is_force = true,
+                                             .is_force = a->flag};
+        rv = headers_offset_reset_req_encode(&h, cmd);
         break;
     }
     case CODES_REQ_PULL_MESSAGE: {
@@ -706,4 +750,100 @@ int tern_client_pull(struct tern_client *c, const char *group, const char *topic
                      const char *expression, tern_pull_cb cb, void *arg)
 {
     return admin_pull(c, group, topic, broker_name, queue_id, offset, max, expression, cb, arg, NULL);
+}
+
+int admin_query_message(struct tern_client *c, const char *topic, const char *broker, const char *key,
+                        bool unique, int max, int64_t begin_ms, int64_t end_ms, tern_pull_cb cb, void *arg,
+                        struct admin_hold **keep)
+{
+    int err;
+    if (!cb || !key || !*key || max <= 0)
+        return TERN_E_INVAL;
+    struct areq *a = broker_areq(c, AREQ_PULL, CODES_REQ_QUERY_MESSAGE, NULL, topic, broker, 0, arg, keep, &err);
+    if (!a)
+        return err;
+    a->cb.pull = cb;
+    a->value = begin_ms;
+    a->value2 = end_ms;
+    a->flag = unique;
+    a->max = max;
+    a->expr = strdup(key);
+    char e[ERRMSG_SIZE];
+    if (!a->expr || tags_parse("*", 1, &a->tags, e) != 0) {
+        a->keep = NULL;
+        areq_free(a);
+        return TERN_E_NOMEM;
+    }
+    return broker_op(a);
+}
+
+int tern_client_query_message(struct tern_client *c, const char *topic, const char *broker_name,
+                              const char *key, bool unique, int max, int64_t begin_ms, int64_t end_ms,
+                              tern_pull_cb cb, void *arg)
+{
+    return admin_query_message(c, topic, broker_name, key, unique, max, begin_ms, end_ms, cb, arg, NULL);
+}
+
+int tern_client_reset_offset(struct tern_client *c, const char *group, const char *topic,
+                             const char *broker_name, int64_t ts_ms, bool force, tern_done_cb cb, void *arg)
+{
+    int err;
+    if (!group || !cb)
+        return TERN_E_INVAL;
+    struct areq *a = broker_areq(c, AREQ_DONE, CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET, group, topic,
+                                 broker_name, 0, arg, NULL, &err);
+    if (!a)
+        return err;
+    a->cb.done = cb;
+    a->value = ts_ms;
+    a->flag = force;
+    return broker_op(a);
+}
+
+int admin_view_message(struct tern_client *c, const char *offset_msg_id, tern_pull_cb cb, void *arg,
+                       struct admin_hold **keep)
+{
+    if (!c || !cb || !offset_msg_id)
+        return TERN_E_INVAL;
+    struct msg_host host;
+    int64_t phys;
+    char e[ERRMSG_SIZE];
+    if (msgid_offset_decode(offset_msg_id, strlen(offset_msg_id), &host, &phys, e) != 0) {
+        errmsg_printf(c->errmsg, "%s", e);
+        return TERN_E_INVAL;
+    }
+    char ip[64];
+    if (host.family == MSG_HOST_IPV4)
+        snprintf(ip, sizeof ip, "%u.%u.%u.%u", host.addr[0], host.addr[1], host.addr[2], host.addr[3]);
+    else if (uv_inet_ntop(AF_INET6, host.addr, ip, sizeof ip) != 0)
+        return TERN_E_INVAL;
+    if (c->closing)
+        return TERN_E_CLOSED;
+    struct areq *a = areq_new(c, AREQ_PULL, arg, keep);
+    if (!a)
+        return TERN_E_NOMEM;
+    a->cb.pull = cb;
+    a->code = CODES_REQ_VIEW_MESSAGE_BY_ID;
+    snprintf(a->addr, sizeof a->addr, host.family == MSG_HOST_IPV4 ? "%s:%u" : "[%s]:%u", ip, host.port);
+    snprintf(a->broker, sizeof a->broker, "%s", a->addr);
+    if (tags_parse("*", 1, &a->tags, e) != 0) {
+        a->keep = NULL;
+        areq_free(a);
+        return TERN_E_NOMEM;
+    }
+    struct remoting_cmd *cmd = libtern_cmd(c, CODES_REQ_VIEW_MESSAGE_BY_ID);
+    struct headers_client_view_req h = {.offset = phys};
+    int rv = headers_client_view_req_encode(&h, cmd);
+    if (rv == 0)
+        rv = peer_call(c, a->addr, cmd, NULL, 0, c->timeout_ms, broker_resp, a);
+    if (rv != 0) {
+        a->keep = NULL;
+        areq_free(a);
+    }
+    return rv;
+}
+
+int tern_client_view_message(struct tern_client *c, const char *offset_msg_id, tern_pull_cb cb, void *arg)
+{
+    return admin_view_message(c, offset_msg_id, cb, arg, NULL);
 }

@@ -304,3 +304,29 @@ int tern_sync_pull(struct tern_sync *s, const char *group, const char *topic,
     *out = rv == 0 && s->hold ? &s->hold->pull : NULL;
     return rv;
 }
+
+int tern_sync_query_message(struct tern_sync *s, const char *topic, const char *broker_name, const char *key,
+                            bool unique, int max, int64_t begin_ms, int64_t end_ms,
+                            const struct tern_pull_result **out)
+{
+    begin(s);
+    int rv = finish(s, admin_query_message(s->c, topic, broker_name, key, unique, max, begin_ms, end_ms, pull_cb,
+                                           s, &s->hold));
+    *out = rv == 0 && s->hold ? &s->hold->pull : NULL;
+    return rv;
+}
+
+int tern_sync_reset_offset(struct tern_sync *s, const char *group, const char *topic, const char *broker_name,
+                           int64_t ts_ms, bool force)
+{
+    begin(s);
+    return finish(s, tern_client_reset_offset(s->c, group, topic, broker_name, ts_ms, force, done_cb, s));
+}
+
+int tern_sync_view_message(struct tern_sync *s, const char *offset_msg_id, const struct tern_pull_result **out)
+{
+    begin(s);
+    int rv = finish(s, admin_view_message(s->c, offset_msg_id, pull_cb, s, &s->hold));
+    *out = rv == 0 && s->hold ? &s->hold->pull : NULL;
+    return rv;
+}

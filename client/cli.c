@@ -272,6 +272,8 @@ static void usage(FILE *out)
             "  produce                      send stdin lines, or --count generated messages\n"
             "  consume                      receive messages with a consumer group\n"
             "  group offsets                committed offset and lag per queue\n"
+            "  group reset-offset           move a group's offsets to a time; live consumers follow\n"
+            "  query                        find messages by key or message id\n"
             "  version                      print the version\n"
             "\n"
             "environment: TERN_NAMESRV (name server), TERN_LOG=debug|info|warn|error (library\n"
@@ -284,7 +286,7 @@ static int group_usage(const char *group, FILE *out)
     if (strcmp(group, "topic") == 0)
         fprintf(out, "usage: tern topic create|list|route [options]   (tern topic <cmd> --help)\n");
     else
-        fprintf(out, "usage: tern group offsets [options]   (tern group offsets --help)\n");
+        fprintf(out, "usage: tern group offsets|reset-offset [options]   (tern group <cmd> --help)\n");
     return out == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -327,6 +329,8 @@ int main(int argc, char **argv)
         return cli_produce_main(argc - 2, argv + 2);
     if (strcmp(c, "consume") == 0)
         return cli_consume_main(argc - 2, argv + 2);
+    if (strcmp(c, "query") == 0)
+        return cli_admin_query(argc - 2, argv + 2);
     if (strcmp(c, "topic") == 0 || strcmp(c, "group") == 0) {
         const char *sub = argc > 2 ? argv[2] : NULL;
         if (!sub)
@@ -342,6 +346,8 @@ int main(int argc, char **argv)
                 return cli_admin_topic_route(argc - 3, argv + 3);
         } else if (strcmp(sub, "offsets") == 0) {
             return cli_admin_group_offsets(argc - 3, argv + 3);
+        } else if (strcmp(sub, "reset-offset") == 0) {
+            return cli_admin_group_reset_offset(argc - 3, argv + 3);
         }
         fprintf(stderr, "tern: unknown command '%s %s'\n", c, sub);
         return group_usage(c, stderr);

@@ -89,6 +89,8 @@ int cli_admin_topic_list(int argc, char **argv);
 int cli_admin_topic_route(int argc, char **argv);
 int cli_admin_cluster(int argc, char **argv);
 int cli_admin_group_offsets(int argc, char **argv);
+int cli_admin_group_reset_offset(int argc, char **argv);
+int cli_admin_query(int argc, char **argv);
 int cli_produce_main(int argc, char **argv);
 int cli_consume_main(int argc, char **argv);
 

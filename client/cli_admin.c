@@ -448,3 +448,237 @@ int cli_admin_group_offsets(int argc, char **argv)
     tern_sync_close(s);
     return rv;
 }
+
+/* ---- tern query ------------------------------------------------------------------- */
+
+/* Distinct broker names of a route, copied (later sync calls invalidate r). */
+static size_t route_brokers(const struct tern_route *r, char (*names)[128], size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->queue_count && n < cap; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(names[j], r->queues[i].broker_name) == 0;
+        if (!seen)
+            snprintf(names[n++], 128, "%s", r->queues[i].broker_name);
+    }
+    return n;
+}
+
+static void print_query_msg(const struct tern_msg *m, bool json)
+{
+    size_t len;
+    const char *body = tern_msg_body(m, &len);
+    if (!json) {
+        printf("%-16s %-5d %-10" PRId64 " %-13" PRId64 " %-32s %-20s %.*s\n", tern_msg_broker_name(m),
+               tern_msg_queue_id(m), tern_msg_queue_offset(m), tern_msg_store_timestamp(m), tern_msg_id(m),
+               tern_msg_keys(m), (int)(len > 60 ? 60 : len), body ? body : "");
+        return;
+    }
+    const char *s;
+    fputs("{\"topic\":", stdout);
+    s = tern_msg_topic(m);
+    cli_json_str(stdout, s, strlen(s));
+    fputs(",\"brokerName\":", stdout);
+    s = tern_msg_broker_name(m);
+    cli_json_str(stdout, s, strlen(s));
+    printf(",\"queueId\":%d,\"queueOffset\":%" PRId64 ",\"msgId\":", tern_msg_queue_id(m),
+           tern_msg_queue_offset(m));
+    s = tern_msg_id(m);
+    cli_json_str(stdout, s, strlen(s));
+    fputs(",\"offsetMsgId\":", stdout);
+    s = tern_msg_offset_id(m);
+    cli_json_str(stdout, s, strlen(s));
+    fputs(",\"keys\":", stdout);
+    s = tern_msg_keys(m);
+    cli_json_str(stdout, s, strlen(s));
+    fputs(",\"tags\":", stdout);
+    s = tern_msg_tags(m);
+    cli_json_str(stdout, s, strlen(s));
+    printf(",\"storeTimestamp\":%" PRId64 ",\"body\":", tern_msg_store_timestamp(m));
+    cli_json_str(stdout, body ? body : "", body ? len : 0);
+    fputs("}\n", stdout);
+}
+
+#define CLI_QUERY_MAX_BROKERS 64
+
+/* QUERY_MESSAGE on every broker of topic's route; prints and counts. */
+static int query_topic(struct tern_sync *s, const char *topic, const char *key, bool unique, int max,
+                       int64_t begin, int64_t end, bool json, int *found)
+{
+    const struct tern_route *r;
+    int err = tern_sync_topic_route(s, topic, &r);
+    if (err)
+        return err;
+    char names[CLI_QUERY_MAX_BROKERS][128];
+    size_t nb = route_brokers(r, names, CLI_QUERY_MAX_BROKERS);
+    for (size_t i = 0; i < nb && *found < max; i++) {
+        const struct tern_pull_result *res;
+        err = tern_sync_query_message(s, topic, names[i], key, unique, max - *found, begin, end, &res);
+        if (err)
+            return err;
+        for (size_t j = 0; j < res->n && *found < max; j++, (*found)++)
+            print_query_msg(res->msgs[j], json);
+    }
+    return 0;
+}
+
+int cli_admin_query(int argc, char **argv)
+{
+    struct cli_opt opts[] = {NAMESRV_OPT,
+                             {"key", "K", "a KEYS token to look for", NULL},
+                             {"id", "MSGID", "a message id (UNIQ_KEY, or an offsetMsgId) to look for", NULL},
+                             {"topic", "T", "topic (default: every topic the name server knows)", NULL},
+                             {"max", "N", "at most N messages (default 32)", NULL},
+                             {"begin", "EPOCH_MS", "stored at or after this time (default 0)", NULL},
+                             {"end", "EPOCH_MS", "stored at or before this time (default: no bound)", NULL},
+                             {"format", "FMT", "text (a table, default) or json (one object per line)", NULL}};
+    struct cli_cmd cmd = {
+        "tern query (--key K | --id UNIQ_KEY) [--topic T] [--max N] [--begin MS] [--end MS] "
+        "[--format text|json] [--namesrv ADDR]",
+        "Find messages by business key (a token of their KEYS) or by message id (UNIQ_KEY)\n"
+        "with QUERY_MESSAGE on every broker of the topic, or of every topic without --topic.\n"
+        "An --id that no broker knows as a UNIQ_KEY is tried as an offsetMsgId\n"
+        "(VIEW_MESSAGE_BY_ID at the broker it names).\n"
+        "Exits 1 if nothing matched.",
+        opts, sizeof opts / sizeof opts[0],
+        "  tern query --topic orders --key order-1\n  tern query --id 7F0000010B2A18B4AAC27C6F5E3A0000 --format json\n"};
+    int rv = cli_parse(&cmd, argc, argv);
+    if (rv)
+        return rv < 0 ? CLI_EXIT_OK : rv;
+    const char *key = cli_get(&cmd, "key"), *id = cli_get(&cmd, "id"), *topic = cli_get(&cmd, "topic");
+    const char *fmt = cli_get(&cmd, "format");
+    if ((key == NULL) == (id == NULL) || (key && !*key) || (id && !*id)) {
+        fprintf(stderr, "tern: query: give exactly one of --key and --id\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (fmt && strcmp(fmt, "text") != 0 && strcmp(fmt, "json") != 0) {
+        fprintf(stderr, "tern: query: --format wants text or json, got '%s'\n", fmt);
+        return CLI_EXIT_USAGE;
+    }
+    bool json = fmt && strcmp(fmt, "json") == 0;
+    int64_t max, begin, end;
+    if ((rv = cli_get_int(&cmd, "max", 1, 1024, 32, &max)) ||
+        (rv = cli_get_int(&cmd, "begin", 0, INT64_MAX, 0, &begin)) ||
+        (rv = cli_get_int(&cmd, "end", 0, INT64_MAX, 0, &end)))
+        return rv;
+    struct tern_sync *s;
+    if ((rv = cli_open(&cmd, &s)))
+        return rv;
+    if (!json)
+        printf("%-16s %-5s %-10s %-13s %-32s %-20s %s\n", "BROKER", "QUEUE", "OFFSET", "STORED", "MSGID", "KEYS",
+               "BODY");
+    int found = 0, err = 0;
+    const char *what = key ? key : id;
+    if (topic) {
+        err = query_topic(s, topic, what, id != NULL, (int)max, begin, end, json, &found);
+    } else {
+        const char *const *topics;
+        size_t nt;
+        err = tern_sync_topic_list(s, &topics, &nt);
+        char **copy = err ? NULL : calloc(nt + 1, sizeof *copy);
+        for (size_t i = 0; copy && i < nt; i++)
+            copy[i] = strdup(topics[i]);
+        for (size_t i = 0; copy && i < nt && found < max; i++) {
+            /* Topics without a route (deleted, not yet registered) are skipped. */
+            if (copy[i] && query_topic(s, copy[i], what, id != NULL, (int)max, begin, end, json, &found) != 0)
+                continue;
+        }
+        for (size_t i = 0; copy && i < nt; i++)
+            free(copy[i]);
+        free(copy);
+    }
+    if (!err && found == 0 && id) {
+        /* Not a UNIQ_KEY anywhere: maybe an offsetMsgId (store address +
+         * physical offset), as RocketMQ's queryMsgById also accepts. */
+        const struct tern_pull_result *res;
+        if (tern_sync_view_message(s, id, &res) == 0 && res->n == 1) {
+            print_query_msg(res->msgs[0], json);
+            found = 1;
+        }
+    }
+    if (err) {
+        rv = cli_fail("query", err, tern_sync_errmsg(s));
+        tern_sync_close(s);
+        return rv;
+    }
+    tern_sync_close(s);
+    if (found == 0) {
+        fprintf(stderr, "tern: query: no message with %s '%s'\n", key ? "key" : "id", what);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ---- tern group reset-offset ------------------------------------------------------ */
+
+int cli_admin_group_reset_offset(int argc, char **argv)
+{
+    struct cli_opt opts[] = {NAMESRV_OPT,
+                             {"group", "G", "consumer group (required)", NULL},
+                             {"topic", "T", "topic (required)", NULL},
+                             {"to-time", "EPOCH_MS", "first message stored at or after this time", NULL},
+                             {"to-offset", "WHERE", "earliest or latest", NULL},
+                             {"no-force", NULL, "only move offsets back, never forward", NULL}};
+    struct cli_cmd cmd = {
+        "tern group reset-offset --group G --topic T (--to-time EPOCH_MS | --to-offset earliest|latest) "
+        "[--no-force] [--namesrv ADDR]",
+        "Move a consumer group's committed offsets of a topic, on every broker, to the first\n"
+        "message stored at or after a time (or to the start or end of each queue). Running\n"
+        "consumers of the group are told and continue from there without a restart.",
+        opts, sizeof opts / sizeof opts[0],
+        "  tern group reset-offset --group g1 --topic orders --to-time 1763798400000\n"
+        "  tern group reset-offset --group g1 --topic orders --to-offset earliest\n"};
+    int rv = cli_parse(&cmd, argc, argv);
+    if (rv)
+        return rv < 0 ? CLI_EXIT_OK : rv;
+    const char *group, *topic;
+    if ((rv = cli_require(&cmd, "group", &group)) || (rv = cli_require(&cmd, "topic", &topic)))
+        return rv;
+    const char *to_time = cli_get(&cmd, "to-time"), *to_off = cli_get(&cmd, "to-offset");
+    int64_t ts = 0;
+    if ((to_time == NULL) == (to_off == NULL)) {
+        fprintf(stderr, "tern: group reset-offset: give exactly one of --to-time and --to-offset\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (to_time) {
+        if ((rv = cli_get_int(&cmd, "to-time", 0, INT64_MAX, 0, &ts)))
+            return rv;
+    } else if (strcmp(to_off, "earliest") == 0) {
+        ts = 0; /* the first message stored at or after 0: the queue's start */
+    } else if (strcmp(to_off, "latest") == 0) {
+        ts = -1; /* RocketMQ: -1 means the max offset */
+    } else {
+        fprintf(stderr, "tern: group reset-offset: --to-offset wants earliest or latest, got '%s'\n", to_off);
+        return CLI_EXIT_USAGE;
+    }
+    struct tern_sync *s;
+    if ((rv = cli_open(&cmd, &s)))
+        return rv;
+    const struct tern_route *r;
+    int err = tern_sync_topic_route(s, topic, &r);
+    char names[CLI_QUERY_MAX_BROKERS][128];
+    size_t nb = err ? 0 : route_brokers(r, names, CLI_QUERY_MAX_BROKERS);
+    for (size_t i = 0; i < nb && !err; i++) {
+        /* A broker group between leaders answers SERVICE_NOT_AVAILABLE,
+         * a dead leader does not answer: retry for up to 10 s, re-reading
+         * the route (the reset is idempotent). */
+        for (int attempt = 0; attempt < 20; attempt++) {
+            err = tern_sync_reset_offset(s, group, topic, names[i], ts, !cli_flag(&cmd, "no-force"));
+            if (!(err == TERN_E_SERVICE_NOT_AVAILABLE || err == TERN_E_TIMEOUT || err == TERN_E_CLOSED ||
+                  err == TERN_E_CONNECT || err == TERN_E_NOTLEADER))
+                break;
+            sleep_ms(500);
+            tern_sync_topic_route(s, topic, &r);
+        }
+        if (!err)
+            printf("%-16s reset\n", names[i]);
+    }
+    if (err) {
+        rv = cli_fail("group reset-offset", err, tern_sync_errmsg(s));
+        tern_sync_close(s);
+        return rv;
+    }
+    tern_sync_close(s);
+    return CLI_EXIT_OK;
+}

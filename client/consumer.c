@@ -20,6 +20,7 @@
 #include "protocol/headers.h"
 #include "protocol/heartbeat.h"
 #include "protocol/lockbody.h"
+#include "protocol/resetbody.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
 #include "src/log.h"
@@ -542,6 +543,61 @@ void consumer_notify(struct tern_client *c, const char *group)
         if (cons->rebalancing)
             cons->rebalance_again = true;
     }
+}
+
+/* ---- RESET_CONSUMER_CLIENT_OFFSET ------------------------------------------------ */
+
+/* Move one queue of the consumer to off: buffered messages are dropped and
+ * an in-flight pull is forgotten (its answer would carry the old place). */
+static void reset_queue(struct tern_consumer *cons, struct cqueue *q, int64_t off)
+{
+    consumer_detach_queue(cons, q);
+    q->busy = false;
+    if (q->pending) {
+        rmsg_batch_free(q->pending);
+        free(q->pending);
+        q->pending = NULL;
+    }
+    q->next_pull = off;
+    q->consumed = off;
+    q->committed = off; /* the broker committed it before telling us */
+    q->state = CQ_READY;
+    q->due = clock_mono_ms();
+}
+
+void consumer_reset_offsets(struct tern_client *c, struct remoting_cmd *req)
+{
+    struct slice g = remoting_ext_get(req, "group");
+    char group[LIBTERN_NAME_MAX];
+    if (!g.p || g.len >= sizeof group)
+        return;
+    memcpy(group, g.p, g.len);
+    group[g.len] = '\0';
+    /* Body: {"offsetTable":{{"brokerName":B,"queueId":Q,"topic":T}:OFF,...}}. */
+    struct resetbody_entry e;
+    size_t pos = 0;
+    int moved = 0, rv;
+    while ((rv = resetbody_next(req->body.p, req->body.len, &pos, &e)) == 1) {
+        if (e.offset < 0)
+            continue;
+        for (struct tern_consumer *cons = c->consumers; cons; cons = cons->next) {
+            if (cons->closing || strcmp(cons->group, group) != 0 || strlen(cons->topic) != e.topic.len ||
+                memcmp(cons->topic, e.topic.p, e.topic.len) != 0)
+                continue;
+            for (struct cqueue *q = cons->queues; q; q = q->next)
+                if (q->qid == e.queue_id && strlen(q->broker) == e.broker.len &&
+                    memcmp(q->broker, e.broker.p, e.broker.len) == 0) {
+                    if (cons->model == TERN_BROADCASTING)
+                        consumer_boffset_set(cons, q->broker, q->qid, e.offset);
+                    reset_queue(cons, q, e.offset);
+                    moved++;
+                }
+        }
+    }
+    if (rv < 0)
+        LOGW("client", "consumer group %s: reset offset body is malformed; applied %d queues before it", group,
+             moved);
+    LOGI("client", "consumer group %s: offsets reset by the broker (%d queues moved)", group, moved);
 }
 
 void consumer_tick(struct tern_client *c, int64_t now)

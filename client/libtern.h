@@ -164,6 +164,9 @@ size_t producer_groups(struct tern_client *c, const char **out, size_t cap);
 void consumer_tick(struct tern_client *c, int64_t now);
 /* NOTIFY_CONSUMER_IDS_CHANGED for group. */
 void consumer_notify(struct tern_client *c, const char *group);
+/* RESET_CONSUMER_CLIENT_OFFSET (220) from a broker: the group's queues of
+ * the topic named in the body restart at the given offsets. */
+void consumer_reset_offsets(struct tern_client *c, struct remoting_cmd *req);
 /* Client close: start closing every consumer (commits, unregister), using
  * client close ops. */
 void consumer_close_all(struct tern_client *c);

@@ -42,6 +42,7 @@
     X(GET_BROKER_CLUSTER_INFO, 106)                                                                \
     X(GET_ALL_TOPIC_LIST_FROM_NAMESERVER, 206)                                                     \
     X(RESET_CONSUMER_CLIENT_OFFSET, 220)                                                           \
+    X(INVOKE_BROKER_TO_RESET_OFFSET, 222)                                                          \
     X(GET_CONSUMER_RUNNING_INFO, 307)                                                              \
     X(CONSUME_MESSAGE_DIRECTLY, 309)                                                               \
     X(SEND_MESSAGE_V2, 310)                                                                        \

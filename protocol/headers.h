@@ -149,6 +149,23 @@ struct headers_offset_search_req {
 };
 HEADERS_DECLARE(headers_offset_search_req, headers_offset_search_req);
 
+/* INVOKE_BROKER_TO_RESET_OFFSET (222, tools -> broker) and
+ * RESET_CONSUMER_CLIENT_OFFSET (220, broker -> consumer): RocketMQ
+ * ResetOffsetRequestHeader. timestamp -1 means "the max offset"; 5.x tools
+ * may name one queue and an offset instead. */
+struct headers_offset_reset_req {
+    struct slice topic; /* topic */
+    struct slice group; /* group */
+    int64_t timestamp;  /* timestamp (ms) */
+    bool has_is_force;
+    bool is_force; /* isForce (opt) */
+    bool has_queue_id;
+    int32_t queue_id; /* queueId (opt, -1 = all) */
+    bool has_offset;
+    int64_t offset; /* offset (opt) */
+};
+HEADERS_DECLARE(headers_offset_reset_req, headers_offset_reset_req);
+
 /* §4.3 response of 14, 29, 30, 31. */
 struct headers_offset_resp {
     int64_t offset; /* offset */

@@ -60,3 +60,16 @@ static const struct headers_field time_resp_fields[] = {
 #undef S
 HEADERS_DESC(time_resp_desc, "store time response header", time_resp_fields);
 HEADERS_DEFINE(headers_offset_time_resp, headers_offset_time_resp, time_resp_desc)
+
+#define S headers_offset_reset_req
+static const struct headers_field reset_req_fields[] = {
+    HEADERS_F(S, topic, "topic", NULL, HEADERS_TOPIC, HEADERS_REQ),
+    HEADERS_F(S, group, "group", NULL, HEADERS_STR, HEADERS_REQ),
+    HEADERS_F(S, timestamp, "timestamp", NULL, HEADERS_I64, HEADERS_REQ),
+    HEADERS_FH(S, is_force, "isForce", NULL, HEADERS_BOOL),
+    HEADERS_FH(S, queue_id, "queueId", NULL, HEADERS_I32),
+    HEADERS_FH(S, offset, "offset", NULL, HEADERS_I64),
+};
+#undef S
+HEADERS_DESC(reset_req_desc, "reset offset header", reset_req_fields);
+HEADERS_DEFINE(headers_offset_reset_req, headers_offset_reset_req, reset_req_desc)

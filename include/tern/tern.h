@@ -467,6 +467,30 @@ TERN_API int tern_client_pull(struct tern_client *c, const char *group, const ch
                               const char *broker_name, int queue_id, int64_t offset, int max,
                               const char *expression, tern_pull_cb cb, void *arg);
 
+/* QUERY_MESSAGE (12) on the master of broker_name: up to max messages of
+ * topic stored in [begin_ms, end_ms] (end 0 = no bound) that carry key as a
+ * KEYS token, or as their UNIQ_KEY (message id) when unique is true. res
+ * ->status is TERN_PULL_FOUND with the messages, or TERN_PULL_NO_NEW_MSG
+ * when the broker has none. */
+TERN_API int tern_client_query_message(struct tern_client *c, const char *topic, const char *broker_name,
+                                       const char *key, bool unique, int max, int64_t begin_ms,
+                                       int64_t end_ms, tern_pull_cb cb, void *arg);
+
+/* VIEW_MESSAGE_BY_ID (33): the one message an offsetMsgId (tern_msg_offset_id,
+ * RocketMQ's offsetMsgId: store address + physical offset) names, read from
+ * the broker at that address. res->status TERN_PULL_FOUND with n = 1. */
+TERN_API int tern_client_view_message(struct tern_client *c, const char *offset_msg_id, tern_pull_cb cb,
+                                      void *arg);
+
+/* INVOKE_BROKER_TO_RESET_OFFSET (222) on the master of broker_name: commit
+ * group's offsets of its queues of topic at the first message stored at or
+ * after ts_ms (-1: the max offset, 0: the min offset) and tell the group's
+ * live consumers to jump there (RESET_CONSUMER_CLIENT_OFFSET). Without
+ * force an offset only moves back. */
+TERN_API int tern_client_reset_offset(struct tern_client *c, const char *group, const char *topic,
+                                      const char *broker_name, int64_t ts_ms, bool force, tern_done_cb cb,
+                                      void *arg);
+
 /* ======================================================================
  * Blocking layer: a private loop and client; each call runs that loop until
  * its result is in. Results stay valid until the next tern_sync_* call on
@@ -517,6 +541,13 @@ TERN_API int tern_sync_commit_offset(struct tern_sync *s, const char *group, con
 TERN_API int tern_sync_pull(struct tern_sync *s, const char *group, const char *topic,
                             const char *broker_name, int queue_id, int64_t offset, int max,
                             const char *expression, const struct tern_pull_result **out);
+TERN_API int tern_sync_query_message(struct tern_sync *s, const char *topic, const char *broker_name,
+                                     const char *key, bool unique, int max, int64_t begin_ms, int64_t end_ms,
+                                     const struct tern_pull_result **out);
+TERN_API int tern_sync_view_message(struct tern_sync *s, const char *offset_msg_id,
+                                    const struct tern_pull_result **out);
+TERN_API int tern_sync_reset_offset(struct tern_sync *s, const char *group, const char *topic,
+                                    const char *broker_name, int64_t ts_ms, bool force);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,18 @@ static void test_resources(void **state)
     assert_int_equal(need.res[1].perm, ACL_PERM_SUB);
     remoting_cmd_free(&c);
 
+    /* INVOKE_BROKER_TO_RESET_OFFSET: the topic and the group ("group"). */
+    remoting_cmd_init(&c);
+    remoting_cmd_init_request(&c, CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET);
+    remoting_ext_set_str(&c, "topic", "topicC");
+    remoting_ext_set_str(&c, "group", "groupR");
+    assert_int_equal(acl_request_resources(&c, &need, err), 0);
+    assert_int_equal(need.n, 2);
+    assert_string_equal(need.res[0].name, "topicC");
+    assert_string_equal(need.res[1].name, "%RETRY%groupR");
+    assert_int_equal(need.res[1].perm, ACL_PERM_SUB);
+    remoting_cmd_free(&c);
+
     remoting_cmd_init(&c);
     remoting_cmd_init_request(&c, CODES_REQ_UPDATE_AND_CREATE_TOPIC);
     assert_int_equal(acl_request_resources(&c, &need, err), 0);
