@@ -749,6 +749,7 @@ static void carrier_done_cb(int err, const char *errmsg, const struct tern_send_
         psend_put(m);
         m = next;
     }
+    carrier->p->in_flight++; /* see send_group */
 }
 
 /* Send group g: alone if it has one member, else as one batch. */
@@ -768,6 +769,10 @@ static void send_group(struct tern_producer *p, struct coalesce_group *g)
         }
         return;
     }
+    /* The members are the sends in flight; the carrier must not take one of
+     * the caller's max_in_flight places (carrier_done_cb gives it back
+     * before psend_put takes it). */
+    p->in_flight--;
     snprintf(carrier->topic, sizeof carrier->topic, "%s", g->topic);
     carrier->batch = true;
     carrier->born = clock_now_ms();
