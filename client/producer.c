@@ -715,17 +715,16 @@ static void launch(struct psend *ps)
         fail(ps, rv, ps->p->c->errmsg);
 }
 
-/* The i-th comma-separated field of list into out (NUL-terminated). */
-static void nth_field(const char *list, size_t i, struct buf *out)
+/* The field of a comma-separated list at *cursor into out (NUL-terminated);
+ * *cursor moves past it and its comma. */
+static void next_field(const char **cursor, struct buf *out)
 {
-    const char *s = list ? list : "";
-    for (; i > 0 && *s; s++)
-        if (*s == ',')
-            i--;
+    const char *s = *cursor;
     size_t len = strcspn(s, ",");
     buf_reset(out);
     buf_append(out, s, len);
     buf_append(out, "", 1);
+    *cursor = s[len] ? s + len + 1 : s + len;
 }
 
 static void carrier_done_cb(int err, const char *errmsg, const struct tern_send_result *res,
@@ -734,12 +733,13 @@ static void carrier_done_cb(int err, const char *errmsg, const struct tern_send_
     struct psend *carrier = arg;
     struct psend *m = carrier->members;
     carrier->members = NULL;
+    const char *ids = res && res->offset_msg_id ? res->offset_msg_id : "";
     for (size_t i = 0; m; i++) {
         struct psend *next = m->next;
         if (err != 0 || !res) {
             m->cb(err ? err : TERN_E_MALFORMED, errmsg, NULL, m->arg);
         } else {
-            nth_field(res->offset_msg_id, i, &m->props);
+            next_field(&ids, &m->props);
             struct tern_send_result r = *res;
             r.msg_id = (const char *)m->ids.data;
             r.offset_msg_id = m->props.err ? "" : (const char *)m->props.data;
