@@ -222,7 +222,12 @@ static int check_msg(struct tern_client *c, const struct tern_send_msg *m)
 
 static void set_selection(struct psend *ps, const struct tern_send_msg *m)
 {
-    snprintf(ps->topic, sizeof ps->topic, "%s", m->topic);
+    /* A plain copy: snprintf here cost ~580 instructions, a quarter of a send. */
+    size_t tn = strlen(m->topic);
+    if (tn >= sizeof ps->topic)
+        tn = sizeof ps->topic - 1;
+    memcpy(ps->topic, m->topic, tn);
+    ps->topic[tn] = '\0';
     if (m->use_queue_id) {
         ps->use_qid = true;
         ps->qid = m->queue_id;
