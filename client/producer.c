@@ -677,7 +677,12 @@ int tern_producer_send_batch(struct tern_producer *p, const struct tern_send_msg
  * reuse their buffers: nothing is allocated per message once warm. */
 
 #define COALESCE_GROUPS 32        /* open groups per flush; more start alone */
-#define COALESCE_MAX_MSGS 1024    /* messages per batch (broker: FSM_MAX_BATCH) */
+/* Messages per batch. The broker stores a batch as one unit, lz4-compressed as
+ * a whole (broker/STORAGE.md), and a pull of 32 from a unit decompresses all
+ * of it: with 1024-message batches its pulls cost 12k instructions a message
+ * (callgrind, bench/RESULTS.md); 64 keeps most of the per-request saving of
+ * batching and bounds that waste. */
+#define COALESCE_MAX_MSGS 64
 #define COALESCE_MAX_BYTES (1u << 20) /* encoded batch body */
 
 struct coalesce_group {
