@@ -6,7 +6,8 @@
  * consecutive offsets in call order (without coalescing, round-robin would
  * spread them over every queue); each caller gets its own message id, offset
  * message id and queue offset, and the message stored at that offset is its
- * own (read back with a pull); keyed sends of one pass keep their key's queue
+ * own (read back with a pull); a pass larger than a batch splits into
+ * consecutive batches of the cap; keyed sends of one pass keep their key's queue
  * and call order; a lone send and sends that cannot ride in a batch (delay
  * level, user properties) still succeed alongside. */
 #include <inttypes.h>
@@ -23,6 +24,8 @@
 #define TOPIC "CoalesceTopic"
 #define QUEUES 4
 #define N 64
+#define CAP 64 /* COALESCE_MAX_MSGS in client/producer.c */
+#define BIG (2 * CAP + 10)
 
 static struct testcluster tc;
 static struct tern_sync *s;
@@ -35,7 +38,7 @@ struct sent {
     char msg_id[64], offset_id[64];
 };
 
-static struct sent sent[N];
+static struct sent sent[BIG];
 static int ndone;
 
 static void send_cb(int err, const char *errmsg, const struct tern_send_result *res, void *arg)
@@ -209,11 +212,40 @@ static void test_keys_mixed_and_uncoalescible(void **state)
     }
 }
 
+/* More than a batch holds in one pass: consecutive runs of CAP messages share
+ * a queue and consecutive offsets; the runs go to different queues
+ * (round-robin per batch), and every message is stored where its caller was
+ * told. */
+static void test_pass_larger_than_a_batch(void **state)
+{
+    (void)state;
+    struct tern_producer *p = producer();
+    memset(sent, 0, sizeof sent);
+    ndone = 0;
+    for (int i = 0; i < BIG; i++) {
+        snprintf(sent[i].body, sizeof sent[i].body, "big-%d", i);
+        struct tern_send_msg mi = {.topic = TOPIC, .body = sent[i].body,
+                                   .body_len = strlen(sent[i].body), .tags = "T"};
+        assert_int_equal(tern_producer_send(p, &mi, send_cb, &sent[i]), 0);
+    }
+    run_until_done(BIG);
+    for (int i = 0; i < BIG; i++) {
+        assert_int_equal(sent[i].err, 0);
+        int first = i - i % CAP;
+        assert_int_equal(sent[i].qid, sent[first].qid);
+        assert_int_equal(sent[i].offset, sent[first].offset + (i - first));
+        assert_stored(sent[i].qid, sent[i].offset, sent[i].body);
+    }
+    assert_int_not_equal(sent[0].qid, sent[CAP].qid);
+    assert_int_not_equal(sent[CAP].qid, sent[2 * CAP].qid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_pass_becomes_one_batch),
         cmocka_unit_test(test_keys_mixed_and_uncoalescible),
+        cmocka_unit_test(test_pass_larger_than_a_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
