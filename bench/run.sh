@@ -16,6 +16,8 @@
 #                    [TERN_BIN_DIR] (default ./build/bin)
 #   --timeout S      kill tern-bench after S seconds (default 300)
 #   --brokers N      broker groups in the cluster (default 1)
+#   --replicas N     members per broker group: 1 (default), 3 or 5 (a Raft group;
+#                    sends are acknowledged after a majority has the entry on disk)
 #   --keep-logs DIR  copy the cluster's logs to DIR before removing the data
 #
 # Exit status: tern-bench's (0 the run completed; see its verdict line), 124 on
@@ -32,6 +34,7 @@ bin="${TERN_BIN_DIR:-$ROOT/build/bin}"
 timeout_s=300
 keep_logs=""
 brokers=1
+replicas=1
 bench_args=()
 need() { [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --timeout) need "$@"; timeout_s="$2"; shift 2 ;;
     --keep-logs) need "$@"; keep_logs="$2"; shift 2 ;;
     --brokers) need "$@"; brokers="$2"; shift 2 ;;
+    --replicas) need "$@"; replicas="$2"; shift 2 ;;
     --) shift; bench_args+=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -84,12 +88,13 @@ for attempt in 1 2 3 4 5; do
   broker_port=$((26002 + RANDOM % 6000))
   busy=0
   port_busy "$ns_port" && busy=1
-  for ((i = 0; i < brokers; i++)); do
+  for ((i = 0; i < brokers * replicas; i++)); do
     port_busy $((broker_port + 10 * i)) && busy=1
     port_busy $((broker_port + 10 * i - 2)) && busy=1
+    port_busy $((broker_port + 10 * i + 1)) && busy=1
   done
   [ "$busy" = 0 ] || continue
-  if bash "$ROOT/deploy/cluster.sh" up --data "$data" --bin "$bin" --brokers "$brokers" \
+  if bash "$ROOT/deploy/cluster.sh" up --data "$data" --bin "$bin" --brokers "$brokers" --replicas "$replicas" \
        --namesrv-port "$ns_port" --broker-port "$broker_port" --timeout 30 >"$data/cluster-up.log" 2>&1; then
     started=1
     break

@@ -34,12 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "bench/tern_bench_common.h"
 #include "bench/tern_bench_hist.h"
 #include "bench/tern_bench_report.h"
 #include "bench/tern_bench_workload.h"
@@ -155,21 +155,6 @@ struct bench {
     struct tern_bench_result res;
 };
 
-static uint64_t now_ns(void)
-{
-    return uv_hrtime();
-}
-
-/* User + system CPU seconds of this process. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static double secs_since(const struct bench *b, uint64_t t)
 {
     return (double)(t - b->t0_ns) / NS;
@@ -245,7 +230,7 @@ static uint64_t sched_total(const struct bench *b, uint64_t now)
  * sends interleave. */
 static void set_rate(struct bench *b, double total)
 {
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     b->rate = total;
     for (int i = 0; i < b->nprods; i++) {
         struct producer *pr = &b->prods[i];
@@ -355,7 +340,7 @@ static uint64_t pump(struct producer *pr, uint64_t now)
 
 static void pump_all(struct bench *b)
 {
-    uint64_t now = now_ns(), next = 0;
+    uint64_t now = tern_bench_now_ns(), next = 0;
     for (int i = 0; i < b->nprods; i++) {
         uint64_t d = pump(&b->prods[i], now);
         if (d && (!next || d < next))
@@ -379,7 +364,7 @@ static void send_cb(int err, const char *errmsg, const struct tern_send_result *
     struct slot *sl = arg;
     struct producer *pr = sl->pr;
     struct bench *b = pr->b;
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     pr->inflight--;
     sl->next_free = pr->free_slots;
     pr->free_slots = sl;
@@ -416,7 +401,7 @@ static int consume_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
 {
     struct consumer *c = arg;
     struct bench *b = c->b;
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     const struct tern_bench_workload *w = b->w;
     for (size_t i = 0; i < n; i++) {
         size_t len;
@@ -475,7 +460,7 @@ static bool consumers_ready(struct bench *b, size_t queues_per_topic)
 
 static void enter(struct bench *b, enum phase ph)
 {
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     b->phase = ph;
     b->phase_ns = now;
     if (ph != PH_DONE && ph != PH_READY)
@@ -524,18 +509,18 @@ static void start_measure(struct bench *b, double rate)
     tern_bench_hist_reset(b->pub_lat);
     tern_bench_hist_reset(b->e2e_lat);
     b->res.target_rate = rate;
-    b->cpu0_s = cpu_s();
+    b->cpu0_s = tern_bench_cpu_s();
     pump_all(b);
 }
 
 static void end_measure(struct bench *b)
 {
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     struct tern_bench_result *r = &b->res;
     b->measure_end_ns = now;
     double dt = (double)(now - b->measure_start_ns) / NS;
     r->measured_s = dt;
-    r->bench_cpu = dt > 0 ? (cpu_s() - b->cpu0_s) / dt : 0;
+    r->bench_cpu = dt > 0 ? (tern_bench_cpu_s() - b->cpu0_s) / dt : 0;
     r->intended = sched_total(b, now) - b->m_sched0;
     r->published = b->acked - b->m_acked0;
     r->consumed = b->consumed - b->m_consumed0;
@@ -678,7 +663,7 @@ static void tick_cb(uv_timer_t *t)
 {
     struct bench *b = t->data;
     const struct tern_bench_workload *w = b->w;
-    uint64_t now = now_ns();
+    uint64_t now = tern_bench_now_ns();
     uint64_t in_phase = now - b->phase_ns;
     switch (b->phase) {
     case PH_READY: {
@@ -815,7 +800,7 @@ static int create_topics(struct bench *b)
             break;
         }
         /* Every broker that took the topic registers it with the name server. */
-        uint64_t deadline = now_ns() + 15ull * 1000000000ull;
+        uint64_t deadline = tern_bench_now_ns() + 15ull * 1000000000ull;
         for (;;) {
             const struct tern_route *route;
             int r2 = tern_sync_topic_route(s, to.topic, &route);
@@ -831,7 +816,7 @@ static int create_topics(struct bench *b)
                 b->queues_per_topic = readable;
                 break;
             }
-            if (now_ns() > deadline) {
+            if (tern_bench_now_ns() > deadline) {
                 fprintf(stderr,
                         "tern-bench: topic %s is not routed with %d queues on %zu broker(s) "
                         "after 15 s\n",
@@ -1151,7 +1136,7 @@ int main(int argc, char **argv)
             w.name, namesrv, w.topics, w.partitions_per_topic, w.message_size,
             w.producers_per_topic, w.consumers_per_topic,
             w.producer_rate ? "fixed rate" : "max-rate");
-    b->t0_ns = now_ns();
+    b->t0_ns = tern_bench_now_ns();
     if (create_topics(b) != 0) {
         bench_free(b);
         return 1;
@@ -1176,7 +1161,7 @@ int main(int argc, char **argv)
     uv_signal_start(&b->sigint, sigint_cb, SIGINT);
 
     b->phase = PH_READY;
-    b->phase_ns = now_ns();
+    b->phase_ns = tern_bench_now_ns();
     if (start_consumers(b) != 0 || start_producers(b) != 0) {
         fail_setup(b, "could not start the clients");
     } else {

@@ -6,10 +6,17 @@
 add_library(tern_bench_hist STATIC ${CMAKE_CURRENT_LIST_DIR}/tern_bench_hist.c)
 target_link_libraries(tern_bench_hist PUBLIC m)
 
+# What tern-bench and the peer drivers (bench/peers/) share.
+add_library(tern_bench_common STATIC ${CMAKE_CURRENT_LIST_DIR}/tern_bench_common.c
+            ${CMAKE_CURRENT_LIST_DIR}/tern_bench_workload.c)
+target_link_libraries(tern_bench_common PUBLIC tern_bench_hist tern_core PkgConfig::JANSSON m)
+
 add_executable(tern-bench
   ${CMAKE_CURRENT_LIST_DIR}/tern_bench.c
-  ${CMAKE_CURRENT_LIST_DIR}/tern_bench_workload.c
   ${CMAKE_CURRENT_LIST_DIR}/tern_bench_report.c)
-target_link_libraries(tern-bench PRIVATE tern_bench_hist tern_client tern_core
+target_link_libraries(tern-bench PRIVATE tern_bench_common tern_bench_hist tern_client tern_core
                       PkgConfig::JANSSON PkgConfig::LIBUV m)
 set_target_properties(tern-bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
+# Peer drivers (NATS JetStream, Redis Streams): only where their client libraries are.
+include(${CMAKE_CURRENT_LIST_DIR}/peers/peers.cmake)

@@ -1,6 +1,8 @@
 /* tern-bench output: the final table, the JSON document (jansson) and progress lines. */
 #include "bench/tern_bench_report.h"
 
+#include "bench/tern_bench_common.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -22,23 +24,6 @@ const char *tern_bench_report_err_name(int code)
     default:
         return tern_err_name(code);
     }
-}
-
-static double ms(uint64_t ns)
-{
-    return (double)ns / 1e6;
-}
-
-static void lat_row(FILE *out, const char *what, const struct tern_bench_hist *h)
-{
-    if (!h || h->total == 0) {
-        fprintf(out, "  %-22s (no samples)\n", what);
-        return;
-    }
-    fprintf(out, "  %-22s %9.3f %9.3f %9.3f %9.3f %9.3f %10" PRIu64 "\n", what,
-            ms(tern_bench_hist_quantile(h, 0.50)), ms(tern_bench_hist_quantile(h, 0.99)),
-            ms(tern_bench_hist_quantile(h, 0.999)), ms(h->max), tern_bench_hist_mean(h) / 1e6,
-            h->total);
 }
 
 void tern_bench_report_table(FILE *out, const struct tern_bench_result *r)
@@ -63,9 +48,9 @@ void tern_bench_report_table(FILE *out, const struct tern_bench_result *r)
                 r->consume_mbps, r->consumed);
     fprintf(out, "\n  %-22s %9s %9s %9s %9s %9s %10s\n", "latency (ms)", "p50", "p99", "p99.9",
             "max", "mean", "samples");
-    lat_row(out, "publish", r->pub_lat);
+    tern_bench_lat_row(out, "publish", r->pub_lat);
     if (w->consumers_per_topic > 0)
-        lat_row(out, "end-to-end", r->e2e_lat);
+        tern_bench_lat_row(out, "end-to-end", r->e2e_lat);
     fprintf(out, "\n  publish latency counts from each send's intended time (no coordinated "
                  "omission)%s\n",
             w->consumers_per_topic > 0
@@ -85,17 +70,6 @@ void tern_bench_report_table(FILE *out, const struct tern_bench_result *r)
         fprintf(out, "  error %-22s x%" PRIu64 ": %s\n",
                 tern_bench_report_err_name(r->errs[i].code), r->errs[i].count, r->errs[i].sample);
     fprintf(out, "\n%s %s\n", r->target_reached ? "OK:" : "NOT REACHED:", r->verdict);
-}
-
-static json_t *lat_json(const struct tern_bench_hist *h)
-{
-    if (!h)
-        return json_null();
-    return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "count", (json_int_t)h->total, "p50",
-                     ms(tern_bench_hist_quantile(h, 0.50)), "p99",
-                     ms(tern_bench_hist_quantile(h, 0.99)), "p99.9",
-                     ms(tern_bench_hist_quantile(h, 0.999)), "max", ms(h->max), "min",
-                     h->total ? ms(h->min) : 0.0, "mean", tern_bench_hist_mean(h) / 1e6);
 }
 
 static json_t *result_json(const struct tern_bench_result *r)
@@ -135,10 +109,10 @@ static json_t *result_json(const struct tern_bench_result *r)
         "topic_prefix", r->topic_prefix, "mode", r->max_rate ? "max-rate" : "fixed-rate",
         "interrupted", r->interrupted, "target_rate", r->target_rate, "measured_s", r->measured_s,
         "publish", "intended", (json_int_t)r->intended, "count", (json_int_t)r->published, "rate",
-        r->publish_rate, "mb_per_s", r->publish_mbps, "latency_ms", lat_json(r->pub_lat),
+        r->publish_rate, "mb_per_s", r->publish_mbps, "latency_ms", tern_bench_lat_json(r->pub_lat),
         "backlog_end", (json_int_t)r->pub_backlog_end,
         "consume", "count", (json_int_t)r->consumed, "rate", r->consume_rate, "mb_per_s",
-        r->consume_mbps, "e2e_latency_ms", consumers ? lat_json(r->e2e_lat) : json_null(),
+        r->consume_mbps, "e2e_latency_ms", consumers ? tern_bench_lat_json(r->e2e_lat) : json_null(),
         "backlog_end", (json_int_t)r->cons_backlog_end,
         "totals", "sent", (json_int_t)r->sent_total, "acknowledged", (json_int_t)r->acked_total,
         "consumed", (json_int_t)r->consumed_total, "errors", (json_int_t)r->errors, "not_acked",
@@ -187,10 +161,10 @@ void tern_bench_report_progress(FILE *out, const struct tern_bench_progress *p)
             "[%6.1fs] %-7s rate %8.0f | pub %8.0f/s lat p50 %7.2f p99 %7.2f max %8.2f ms"
             " | cons %8.0f/s e2e p50 %7.2f p99 %7.2f max %8.2f ms"
             " | backlog %" PRIu64 "/%" PRIu64 " | errors %" PRIu64 "\n",
-            p->t_s, p->phase, p->rate, p->pub_rate, ms(tern_bench_hist_quantile(p->pub_lat, 0.5)),
-            ms(tern_bench_hist_quantile(p->pub_lat, 0.99)), ms(p->pub_lat->max), p->cons_rate,
-            ms(tern_bench_hist_quantile(p->e2e_lat, 0.5)),
-            ms(tern_bench_hist_quantile(p->e2e_lat, 0.99)), ms(p->e2e_lat->max), p->pub_backlog,
+            p->t_s, p->phase, p->rate, p->pub_rate, tern_bench_ms(tern_bench_hist_quantile(p->pub_lat, 0.5)),
+            tern_bench_ms(tern_bench_hist_quantile(p->pub_lat, 0.99)), tern_bench_ms(p->pub_lat->max), p->cons_rate,
+            tern_bench_ms(tern_bench_hist_quantile(p->e2e_lat, 0.5)),
+            tern_bench_ms(tern_bench_hist_quantile(p->e2e_lat, 0.99)), tern_bench_ms(p->e2e_lat->max), p->pub_backlog,
             p->cons_backlog, p->errors);
     fflush(out);
 }

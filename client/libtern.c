@@ -197,6 +197,9 @@ int tern_client_new(uv_loop_t *loop, const struct tern_client_opts *opts, struct
     c->tick.data = c;
     uv_timer_start(&c->tick, tick_cb, LIBTERN_TICK_MS, LIBTERN_TICK_MS);
     c->handles = 1;
+    uv_idle_init(loop, &c->batch_idle);
+    c->batch_idle.data = c;
+    c->handles++;
     c->next_heartbeat = clock_mono_ms() + c->heartbeat_ms;
     *out = c;
     return 0;
@@ -318,6 +321,7 @@ static void close_stage2(struct tern_client *c)
     c->hub_closing = true;
     c->handles++; /* the hub */
     uv_close((uv_handle_t *)&c->tick, tick_closed);
+    uv_close((uv_handle_t *)&c->batch_idle, tick_closed);
     rpc_hub_close(&c->hub, hub_closed);
 }
 

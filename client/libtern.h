@@ -130,6 +130,7 @@ struct tern_client {
     struct tern_consumer *consumers;
     struct msgid_gen gen;
     uv_timer_t tick;
+    uv_idle_t batch_idle; /* coalesces a loop pass's sends (producer.c) */
     struct remoting_cmd cmd; /* scratch for building one request at a time */
     struct buf scratch;      /* scratch for bodies */
     bool closing;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install Tern's build and test dependencies on Debian 12, idempotently.
 # Run as root (or with sudo available). Skips packages already installed.
+# --bench adds the peer servers and client libraries of bench/compare.sh.
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +13,11 @@ PACKAGES=(
   iproute2 procps            # network namespaces and process tools for system tests
   jq                         # JSON checks in the benchmark smoke run
 )
+# --bench: also the peers of bench/compare.sh (run by hand, not needed by CI):
+# the servers and the client libraries of the optional peer drivers.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(nats-server libnats-dev redis-server libhiredis-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

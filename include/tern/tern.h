@@ -213,7 +213,12 @@ TERN_API int tern_producer_new(struct tern_client *c, const struct tern_producer
  * unknown topics), retries on another broker for retryable failures
  * (SYSTEM_ERROR, SYSTEM_BUSY, SERVICE_NOT_AVAILABLE, TOPIC_NOT_EXIST after a
  * route refresh, timeouts, closed connections) happen inside. Returns 0 (cb
- * fires once) or TERN_E_INVAL / TERN_E_CLOSED / TERN_E_BUSY / TERN_E_NOMEM. */
+ * fires once) or TERN_E_INVAL / TERN_E_CLOSED / TERN_E_BUSY / TERN_E_NOMEM.
+ * Sends made during one pass of the event loop to the same topic and target
+ * queue leave together at the end of the pass as one SEND_BATCH_MESSAGE (up
+ * to 64; not those with a compressed body, a delay level or user properties),
+ * round-robin picking one queue per batch; each cb still gets its own msgId,
+ * offset msgId and queue offset. A send alone in its pass goes as above. */
 TERN_API int tern_producer_send(struct tern_producer *p, const struct tern_send_msg *m,
                                 tern_send_cb cb, void *arg);
 

@@ -1,0 +1,21 @@
+# Peer drivers for bench/compare.sh, built only where their client libraries are
+# (libhiredis-dev, libnats-dev: deploy/install-deps.sh --bench). Without them
+# the main build goes on and compare.sh says which driver is missing.
+pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET hiredis)
+pkg_check_modules(LIBNATS QUIET IMPORTED_TARGET libnats)
+find_package(Threads)
+set(PEER_DIR ${CMAKE_CURRENT_LIST_DIR})
+if(HIREDIS_FOUND)
+  add_executable(redis-bench ${PEER_DIR}/redis_bench.c ${PEER_DIR}/peer_driver.c)
+  target_link_libraries(redis-bench PRIVATE tern_bench_common PkgConfig::HIREDIS Threads::Threads)
+  set_target_properties(redis-bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+else()
+  message(STATUS "bench: hiredis not found; redis-bench not built")
+endif()
+if(LIBNATS_FOUND)
+  add_executable(nats-bench ${PEER_DIR}/nats_bench.c ${PEER_DIR}/peer_driver.c)
+  target_link_libraries(nats-bench PRIVATE tern_bench_common PkgConfig::LIBNATS Threads::Threads)
+  set_target_properties(nats-bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+else()
+  message(STATUS "bench: libnats not found; nats-bench not built")
+endif()
