@@ -32,6 +32,7 @@ struct sendmsg;
 struct fsm;
 struct grouprepl;
 struct acl;
+struct txn;
 
 struct broker {
     uv_loop_t *loop;
@@ -48,6 +49,7 @@ struct broker {
     struct fsm *fsm; /* replicated-command application (fsm.c) */
     struct grouprepl *repl; /* Raft group membership (grouprepl.c); NULL without */
     struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
+    struct txn *txn; /* transactional half messages (txn.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
@@ -139,6 +141,8 @@ void clients_conn_closed(struct broker *b, struct rpc_conn *rc);
  * heartbeats. Returns NULL if the group has none for the topic. */
 const struct tags_expr *clients_subscription(struct broker *b, const char *group, const char *topic,
                                              int64_t *sub_version);
+/* A live connection of a producer of group (rotating by rr), or NULL. */
+struct rpc_conn *clients_producer_conn(struct broker *b, const char *group, uint32_t rr);
 
 /* registrar.c: REGISTER_BROKER to every name server at start, every
  * registerNameServerPeriod and right after a topic changes; UNREGISTER_BROKER

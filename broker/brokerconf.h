@@ -54,6 +54,10 @@ struct brokerconf {
     int64_t acl_reload_ms;     /* aclReloadInterval */
     char acl_access_key[256];  /* aclAccessKey: signs this broker's own requests */
     char acl_secret_key[256];  /* aclSecretKey */
+    int64_t txn_timeout_ms;    /* transactionTimeOut: first check-back after it */
+    int64_t txn_check_interval_ms; /* transactionCheckInterval */
+    int64_t txn_check_max;     /* transactionCheckMax */
+    int64_t txn_check_rate;    /* transactionCheckRate: checks per second */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */
