@@ -18,7 +18,7 @@
 
 #define FILE_NAME "txn.bin"
 #define FILE_MAGIC "TTX1"
-#define REC_SIZE 36u
+#define REC_SIZE 32u
 #define HDR_SIZE 28u
 
 void txn_table_init(struct txn_table *t)

@@ -49,7 +49,7 @@ void txn_table_done(struct txn_table *t, struct txn_entry *e);
 
 /* File format (txn.bin, little-endian): "TTX1" | u64 applied | u64 half_next |
  * u64 count | count x (u64 offset, i64 prepared, i64 last check, u32
- * immunity, u16 checks, u16 0) | u64 xxh3 of everything before. */
+ * immunity, u32 checks) | u64 xxh3 of everything before. */
 int txn_table_save(const struct txn_table *t, const char *dir, struct buf *scratch, char *errmsg);
 /* Missing file: empty table. A damaged one: TERN_E_CORRUPT. */
 int txn_table_load(struct txn_table *t, const char *dir, char *errmsg);

@@ -113,4 +113,23 @@ check "members exit cleanly on SIGTERM" test "$clean" = 1
 for i in 1 2 3; do
   check "member $i wrote its transaction table at shutdown" test -s "$TMP/b$i/txn.bin"
 done
+
+# Whole-group restart from the table files and the log: p2-own is still
+# undecided (its producer left after one answer) and must be checked again.
+for i in 1 2 3; do start_member "$i"; done
+L3="$(leader_addr)"
+check "the group restarts and elects a leader" test -n "$L3"
+check "every member loaded its transaction table" \
+  bash -c "for i in 1 2 3; do tail -n 40 '$TMP'/b\$i.log | grep -q 'open transactions loaded' || exit 1; done"
+echo p3-own | t_run 60 "$TERN" produce --topic "$TOPIC" --group "$GROUP" --txn commit >/dev/null 2>&1
+echo p4-own | t_run 60 "$TERN" produce --topic "$TOPIC" --group "$GROUP" --txn unknown --txn-wait 25000 \
+  >/dev/null 2>"$TMP/p4.err"
+check "after the restart a check-back is answered" grep -q "answered [1-9]" "$TMP/p4.err"
+t_run 30 "$TERN" consume --topic "$TOPIC" --group restarted --from first --idle-exit 3 >"$TMP/restarted" 2>/dev/null
+check "after the restart: p2-own resolved by check-back, visible exactly once" \
+  test "$(grep -c '^p2-own$' "$TMP/restarted")" = 1
+check "after the restart: committed-1 and undecided-1 still exactly once, rolled-1 never" \
+  test "$(grep -c '^committed-1$' "$TMP/restarted")$(grep -c '^undecided-1$' "$TMP/restarted")$(grep -c '^rolled-1$' "$TMP/restarted")" = 110
+for i in 1 2 3; do kill -TERM "${BPID[$i]}" 2>/dev/null; done
+for i in 1 2 3; do wait "${BPID[$i]}" 2>/dev/null; done
 fixture_finish
