@@ -50,6 +50,7 @@ int txn_init(struct broker *b)
     buf_init(&x->cmd);
     buf_init(&x->rec);
     buf_init(&x->props);
+    buf_init(&x->props2);
     partlog_readbuf_init(&x->rb);
     snprintf(x->dir, sizeof x->dir, "%s", b->conf.data_dir);
     int rv = txn_table_load(&x->t, x->dir, b->errmsg);
@@ -104,6 +105,7 @@ void txn_close(struct broker *b)
     buf_free(&x->cmd);
     buf_free(&x->rec);
     buf_free(&x->props);
+    buf_free(&x->props2);
     partlog_readbuf_free(&x->rb);
     while (x->spare) {
         struct txn_op *op = x->spare;
@@ -376,15 +378,13 @@ void txn_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
         }
         /* As EndTransactionProcessor: drop REAL_TOPIC, REAL_QID, TRAN_MSG. */
         buf_reset(&x->props);
-        struct buf tmp;
-        buf_init(&tmp);
-        properties_remove(m.properties.p, m.properties.len, MSG_PROP_REAL_TOPIC, &tmp);
-        properties_remove((const char *)tmp.data, tmp.len, MSG_PROP_REAL_QID, &x->props);
-        buf_reset(&tmp);
-        properties_remove((const char *)x->props.data, x->props.len, MSG_PROP_TRAN_MSG, &tmp);
+        buf_reset(&x->props2);
+        properties_remove(m.properties.p, m.properties.len, MSG_PROP_REAL_TOPIC, &x->props2);
+        properties_remove((const char *)x->props2.data, x->props2.len, MSG_PROP_REAL_QID, &x->props);
+        buf_reset(&x->props2);
+        properties_remove((const char *)x->props.data, x->props.len, MSG_PROP_TRAN_MSG, &x->props2);
         buf_reset(&x->props);
-        buf_append(&x->props, tmp.data, tmp.len);
-        buf_free(&tmp);
+        buf_append(&x->props, x->props2.data, x->props2.len);
         int32_t sysflag = (m.sysflag & ~MSG_SYSFLAG_TRANSACTION_MASK) | MSG_SYSFLAG_TRANSACTION_COMMIT;
         rv = x->props.err ? x->props.err : encode_as(x, &m, topic, atoi(qs), sysflag, h.commit_log_offset);
         if (rv == 0)

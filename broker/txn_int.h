@@ -30,6 +30,7 @@ struct txn {
     struct buf cmd;   /* commands built by the handler and the checker */
     struct buf rec;   /* one re-encoded record */
     struct buf props; /* its properties */
+    struct buf props2; /* properties being rewritten */
     struct partlog_readbuf rb;
     struct partlog_msg msg;
     struct txn_op *spare;
