@@ -12,16 +12,18 @@
  *  - END_TRANSACTION on the wire: malformed or wrong headers get
  *    INVALID_PARAMETER / SYSTEM_ERROR with a remark naming the problem; a
  *    duplicate commit and a rollback after the commit succeed and change
- *    nothing. */
+ *    nothing; a batch of half messages is refused with MESSAGE_ILLEGAL. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol/batch.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
 #include "protocol/msgid.h"
+#include "protocol/properties.h"
 #include "src/clock.h"
 #include "src/errmsg.h"
 #include "tern/tern.h"
@@ -421,6 +423,33 @@ static void test_end_transaction_wire(void **state)
     int64_t max = -1;
     assert_int_equal(tern_sync_max_offset(t.s, "TxnWire", "broker-a", 0, &max), 0);
     assert_int_equal(max, 2);
+
+    /* Batches cannot be transactional (as in RocketMQ). */
+    struct buf body, props;
+    buf_init(&body);
+    buf_init(&props);
+    properties_append(&props, MSG_PROP_TRAN_MSG, "true", 4);
+    properties_append(&props, MSG_PROP_PGROUP, GROUP, strlen(GROUP));
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(batch_encode_item(&body, 0, "b", 1, (const char *)props.data, props.len), 0);
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, CODES_REQ_SEND_BATCH_MESSAGE);
+    struct headers_send_req h = {
+        .producer_group = slice_of(GROUP), .topic = slice_of("TxnWire"), .default_topic = slice_of("TBW102"),
+        .default_topic_queue_nums = 1, .queue_id = 0, .sys_flag = 0x4, .born_timestamp = clock_now_ms(),
+        .has_batch = true, .batch = true,
+    };
+    assert_int_equal(headers_send_req_encode(&h, &req), 0);
+    assert_int_equal(rpcsync_call(&r, &req, body.data, body.len, 10000), 0);
+    assert_int_equal(r.resp.code, CODES_RESP_MESSAGE_ILLEGAL);
+    assert_true(remark_has(&r, "does not support transaction"));
+    remoting_cmd_free(&req);
+    buf_free(&body);
+    buf_free(&props);
+    assert_int_equal(tern_sync_max_offset(t.s, "TxnWire", "broker-a", 0, &max), 0);
+    assert_int_equal(max, 2);
+
     rpcsync_close(&r);
     tern_sync_close(t.s);
 }
