@@ -272,7 +272,7 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
             memcpy(tmp, imm.p, imm.len);
             tmp[imm.len] = '\0';
             long sec = strtol(tmp, NULL, 10);
-            s->txn_immunity_ms = sec > 0 ? (uint32_t)sec * 1000u : 0;
+            s->txn_immunity_ms = sec > 0 ? (uint32_t)(sec < 86400 ? sec : 86400) * 1000u : 0; /* at most a day */
         }
         topic = TXN_HALF_TOPIC;
         queue_id = 0;
