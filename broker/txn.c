@@ -71,8 +71,11 @@ void txn_start(struct broker *b)
     if (!x || x->timer_open)
         return;
     uv_timer_init(b->loop, &x->timer);
+    uv_timer_init(b->loop, &x->defer_timer);
     x->timer.data = x;
+    x->defer_timer.data = x;
     x->timer_open = true;
+    x->handles_open = 2;
     uv_timer_start(&x->timer, tick_cb, TICK_MS, TICK_MS);
 }
 
@@ -91,7 +94,8 @@ int txn_flush(struct broker *b)
 static void timer_closed_cb(uv_handle_t *h)
 {
     struct txn *x = h->data;
-    free(x);
+    if (--x->handles_open == 0)
+        free(x);
 }
 
 void txn_close(struct broker *b)
@@ -107,16 +111,24 @@ void txn_close(struct broker *b)
     buf_free(&x->props);
     buf_free(&x->props2);
     partlog_readbuf_free(&x->rb);
+    while (x->deferred) {
+        struct txn_op *op = x->deferred;
+        x->deferred = op->next;
+        rpc_reply_drop(&op->reply);
+        free(op);
+    }
     while (x->spare) {
         struct txn_op *op = x->spare;
         x->spare = op->next;
         free(op);
     }
     free(x->due);
-    if (x->timer_open)
+    if (x->timer_open) {
         uv_close((uv_handle_t *)&x->timer, timer_closed_cb);
-    else
+        uv_close((uv_handle_t *)&x->defer_timer, timer_closed_cb);
+    } else {
         free(x);
+    }
 }
 
 size_t txn_open_count(const struct broker *b)
@@ -295,6 +307,117 @@ static void end_error(struct broker *b, struct rpc_conn *rc, struct remoting_cmd
     broker_respond_error(b, rc, req, code, remark);
 }
 
+/* Answer a held END and release the op. */
+static void op_reply(struct txn_op *op, int code, const char *remark)
+{
+    struct broker *b = op->x->b;
+    if (code != CODES_RESP_SUCCESS)
+        LOGW("txn", "END_TRANSACTION refused: %s", remark);
+    if (rpc_reply_begin(&op->reply, &b->resp, code, remark) == 0)
+        rpc_reply_finish(&op->reply, &b->resp, NULL, 0);
+    else
+        rpc_reply_drop(&op->reply);
+    op_put(op);
+}
+
+static void end_try(struct txn *x, struct txn_op *op);
+
+static void defer_cb(uv_timer_t *tm)
+{
+    struct txn *x = tm->data;
+    struct txn_op *list = x->deferred;
+    x->deferred = NULL;
+    while (list) {
+        struct txn_op *op = list;
+        list = op->next;
+        op->next = NULL;
+        end_try(x, op);
+    }
+}
+
+/* Decide a held END: read the half message, build the command, submit.
+ * With replication a half message is readable once written, which can be
+ * a loop pass after its send was acknowledged; an END arriving in between
+ * waits here (DEFER_MS at a time, DEFER_TRIES times). */
+#define DEFER_MS 2
+#define DEFER_TRIES 1000
+static void end_try(struct txn *x, struct txn_op *op)
+{
+    struct broker *b = x->b;
+    char err[ERRMSG_SIZE], remark[ERRMSG_SIZE + 128];
+    if (!grouprepl_writable(b)) {
+        snprintf(remark, sizeof remark, "broker %s is not the leader of its group, try again", b->addr);
+        op_reply(op, CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
+        return;
+    }
+    uint64_t off = op->offset;
+    struct txn_entry *e = txn_table_find(&x->t, off);
+    if (!e) {
+        op_reply(op, CODES_RESP_SUCCESS, "transaction already decided; nothing done");
+        return;
+    }
+    struct topic *tp = topics_find(b->topics, TXN_HALF_TOPIC);
+    struct partlog *pl = NULL;
+    if (tp && topics_partition(b->topics, tp, 0, &pl) == 0 && off >= partlog_end_offset(pl) &&
+        off < partlog_next_offset(pl)) {
+        if (++op->tries > DEFER_TRIES) {
+            op_reply(op, CODES_RESP_SYSTEM_ERROR, "half message still not written; try again");
+            return;
+        }
+        op->next = x->deferred;
+        x->deferred = op;
+        if (!uv_is_active((uv_handle_t *)&x->defer_timer))
+            uv_timer_start(&x->defer_timer, defer_cb, DEFER_MS, 0);
+        return;
+    }
+    struct msg_stored m;
+    int rv = read_half(x, off, &m, err, sizeof err);
+    if (rv) {
+        op_reply(op, CODES_RESP_SYSTEM_ERROR, err);
+        return;
+    }
+    char group[256], topic[TOPICS_NAME_MAX], qs[16];
+    if (!prop_str(&m, &b->limits, MSG_PROP_PGROUP, group, sizeof group) || strcmp(op->group, group) != 0) {
+        snprintf(remark, sizeof remark, "The producer group wrong: %s", op->group);
+        op_reply(op, CODES_RESP_SYSTEM_ERROR, remark);
+        return;
+    }
+    if (op->decision == TXN_DECIDE_COMMIT) {
+        if (!prop_str(&m, &b->limits, MSG_PROP_REAL_TOPIC, topic, sizeof topic) ||
+            !prop_str(&m, &b->limits, MSG_PROP_REAL_QID, qs, sizeof qs)) {
+            op_reply(op, CODES_RESP_SYSTEM_ERROR, "half message has no REAL_TOPIC/REAL_QID");
+            return;
+        }
+        /* As EndTransactionProcessor: drop REAL_TOPIC, REAL_QID, TRAN_MSG. */
+        buf_reset(&x->props);
+        buf_reset(&x->props2);
+        properties_remove(m.properties.p, m.properties.len, MSG_PROP_REAL_TOPIC, &x->props2);
+        properties_remove((const char *)x->props2.data, x->props2.len, MSG_PROP_REAL_QID, &x->props);
+        buf_reset(&x->props2);
+        properties_remove((const char *)x->props.data, x->props.len, MSG_PROP_TRAN_MSG, &x->props2);
+        buf_reset(&x->props);
+        buf_append(&x->props, x->props2.data, x->props2.len);
+        int32_t sysflag = (m.sysflag & ~MSG_SYSFLAG_TRANSACTION_MASK) | MSG_SYSFLAG_TRANSACTION_COMMIT;
+        rv = x->props.err ? x->props.err : encode_as(x, &m, topic, atoi(qs), sysflag, op->commit_off);
+        if (rv == 0)
+            rv = encode_end(x, op->decision, off, topic, atoi(qs), &b->limits, &m);
+    } else {
+        rv = encode_end(x, op->decision, off, NULL, 0, &b->limits, &m);
+    }
+    if (rv) {
+        snprintf(remark, sizeof remark, "build committed message: %s", tern_strerror(rv));
+        op_reply(op, CODES_RESP_SYSTEM_ERROR, remark);
+        return;
+    }
+    e->pending = 1;
+    rv = submit(x, op);
+    if (rv) {
+        clear_pending(x, off);
+        snprintf(remark, sizeof remark, "transaction decision not accepted: %s", tern_strerror(rv));
+        op_reply(op, rv == TERN_E_BUSY ? CODES_RESP_SYSTEM_BUSY : CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
+    }
+}
+
 void txn_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
 {
     struct txn *x = b->txn;
@@ -326,75 +449,42 @@ void txn_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
         end_error(b, rc, req, CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
         return;
     }
-    struct topic *tp = topics_find(b->topics, TXN_HALF_TOPIC);
-    struct partlog *pl = NULL;
-    uint32_t part_id;
-    uint64_t off;
     if (h.commit_log_offset < 0 || h.tran_state_table_offset < 0) {
         end_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "commitLogOffset and tranStateTableOffset must be >= 0");
         return;
     }
+    if (h.producer_group.len >= sizeof ((struct txn_op *)0)->group) {
+        end_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, "producerGroup too long");
+        return;
+    }
+    struct topic *tp = topics_find(b->topics, TXN_HALF_TOPIC);
+    struct partlog *pl = NULL;
+    uint32_t part_id;
+    uint64_t off;
     store_phys_decode((uint64_t)h.commit_log_offset, &part_id, &off);
     if (!tp || topics_partition(b->topics, tp, 0, &pl) != 0 || partlog_id(pl) != part_id) {
         snprintf(remark, sizeof remark,
-                 "Find prepared transaction message failed: commitLogOffset %" PRId64 " is not a half message", h.commit_log_offset);
+                 "Find prepared transaction message failed: commitLogOffset %" PRId64 " is not a half message",
+                 h.commit_log_offset);
         end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, remark);
         return;
     }
     if ((uint64_t)h.tran_state_table_offset != off) {
-        snprintf(remark, sizeof remark, "The transaction state table offset wrong: %" PRId64 ", half message is at %" PRIu64,
+        snprintf(remark, sizeof remark,
+                 "The transaction state table offset wrong: %" PRId64 ", half message is at %" PRIu64,
                  h.tran_state_table_offset, off);
         end_error(b, rc, req, CODES_RESP_INVALID_PARAMETER, remark);
         return;
     }
-    struct txn_entry *e = txn_table_find(&x->t, off);
-    if (!e) {
+    if (!txn_table_find(&x->t, off)) {
         if (off < x->t.half_next) {
             LOGD("txn", "half offset %" PRIu64 ": duplicate END_TRANSACTION ignored", off);
             broker_respond_error(b, rc, req, CODES_RESP_SUCCESS, "transaction already decided; nothing done");
         } else {
-            snprintf(remark, sizeof remark, "Find prepared transaction message failed: no half message at %" PRIu64, off);
+            snprintf(remark, sizeof remark, "Find prepared transaction message failed: no half message at %" PRIu64,
+                     off);
             end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, remark);
         }
-        return;
-    }
-    struct msg_stored m;
-    int rv = read_half(x, off, &m, err, sizeof err);
-    if (rv) {
-        end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, err);
-        return;
-    }
-    char group[256], topic[TOPICS_NAME_MAX], qs[16];
-    if (!prop_str(&m, &b->limits, MSG_PROP_PGROUP, group, sizeof group) || !slice_eq(h.producer_group, group)) {
-        snprintf(remark, sizeof remark, "The producer group wrong: %.*s", (int)h.producer_group.len, h.producer_group.p);
-        end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, remark);
-        return;
-    }
-    if (decision == TXN_DECIDE_COMMIT) {
-        if (!prop_str(&m, &b->limits, MSG_PROP_REAL_TOPIC, topic, sizeof topic) ||
-            !prop_str(&m, &b->limits, MSG_PROP_REAL_QID, qs, sizeof qs)) {
-            end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "half message has no REAL_TOPIC/REAL_QID");
-            return;
-        }
-        /* As EndTransactionProcessor: drop REAL_TOPIC, REAL_QID, TRAN_MSG. */
-        buf_reset(&x->props);
-        buf_reset(&x->props2);
-        properties_remove(m.properties.p, m.properties.len, MSG_PROP_REAL_TOPIC, &x->props2);
-        properties_remove((const char *)x->props2.data, x->props2.len, MSG_PROP_REAL_QID, &x->props);
-        buf_reset(&x->props2);
-        properties_remove((const char *)x->props.data, x->props.len, MSG_PROP_TRAN_MSG, &x->props2);
-        buf_reset(&x->props);
-        buf_append(&x->props, x->props2.data, x->props2.len);
-        int32_t sysflag = (m.sysflag & ~MSG_SYSFLAG_TRANSACTION_MASK) | MSG_SYSFLAG_TRANSACTION_COMMIT;
-        rv = x->props.err ? x->props.err : encode_as(x, &m, topic, atoi(qs), sysflag, h.commit_log_offset);
-        if (rv == 0)
-            rv = encode_end(x, decision, off, topic, atoi(qs), &b->limits, &m);
-    } else {
-        rv = encode_end(x, decision, off, NULL, 0, &b->limits, &m);
-    }
-    if (rv) {
-        snprintf(remark, sizeof remark, "build committed message: %s", tern_strerror(rv));
-        end_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, remark);
         return;
     }
     struct txn_op *op = op_get(x);
@@ -404,16 +494,12 @@ void txn_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req)
     }
     op->offset = off;
     op->has_reply = true;
+    op->commit_off = h.commit_log_offset;
+    op->decision = decision;
+    memcpy(op->group, h.producer_group.p, h.producer_group.len);
+    op->group[h.producer_group.len] = '\0';
     rpc_reply_hold(&op->reply, rc, req);
-    e->pending = 1;
-    rv = submit(x, op);
-    if (rv) {
-        clear_pending(x, off);
-        rpc_reply_drop(&op->reply);
-        op_put(op);
-        snprintf(remark, sizeof remark, "transaction decision not accepted: %s", tern_strerror(rv));
-        end_error(b, rc, req, rv == TERN_E_BUSY ? CODES_RESP_SYSTEM_BUSY : CODES_RESP_SERVICE_NOT_AVAILABLE, remark);
-    }
+    end_try(x, op);
 }
 
 /* ---- check-back ---------------------------------------------------------- */

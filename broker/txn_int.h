@@ -18,6 +18,12 @@ struct txn_op {
     uint64_t offset;
     bool has_reply;
     struct rpc_reply reply;
+    /* END_TRANSACTION being decided (kept while it waits for its half
+     * message to be written). */
+    int64_t commit_off;
+    uint8_t decision;
+    int tries;
+    char group[256];
     struct txn_op *next;
 };
 
@@ -25,7 +31,10 @@ struct txn {
     struct broker *b;
     struct txn_table t;
     uv_timer_t timer;
+    uv_timer_t defer_timer;
     bool timer_open;
+    int handles_open;
+    struct txn_op *deferred; /* ENDs waiting for their half message's write */
     struct buf file;  /* table file image */
     struct buf cmd;   /* commands built by the handler and the checker */
     struct buf rec;   /* one re-encoded record */

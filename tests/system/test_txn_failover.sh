@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # System: transactional half messages on a broker group of three tern-broker
-# processes replicated with Raft (broker/TRANSACTIONS.md §4). Before a kill -9
+# processes replicated with Raft (broker/TRANSACTIONS.md §4). A burst of 20000
+# commits all become visible (ENDs racing their half message's write wait
+# for it). Before a kill -9
 # of the leader: one transaction committed, one rolled back, one left unknown
 # by a producer that exits. After the failover a new producer of the same
 # group answers check-backs with commit. Proves: the committed message is
@@ -62,6 +64,20 @@ for _ in $(seq 1 50); do
   t_run 10 "$TERN" topic route --topic "$TOPIC" 2>/dev/null | grep -q broker-a && break
   sleep 0.2
 done
+
+# A burst of commits: each END arrives right behind its half message's ack,
+# often before the leader has written that half message (then it waits).
+t_run 30 "$TERN" topic create --topic txnburst --queues 4 >/dev/null 2>&1
+t_run 120 "$TERN" produce --topic txnburst --group "$GROUP" --txn commit --count 20000 --window 256 \
+  >"$TMP/burst.out" 2>&1
+burst=0
+for _ in $(seq 1 100); do
+  burst="$(t_run 10 "$TERN" group offsets --group none --topic txnburst 2>/dev/null | awk '$1 == "TOTAL" { print $4 }')"
+  [ "${burst:-0}" = 20000 ] && break
+  sleep 0.1
+done
+check "a burst of 20000 committed transactions: all 20000 visible ($burst)" test "${burst:-0}" = 20000
+check "no END_TRANSACTION of the burst was refused" bash -c "! grep -q 'END_TRANSACTION refused' '$TMP'/b*.log"
 
 echo committed-1 | t_run 30 "$TERN" produce --topic "$TOPIC" --group "$GROUP" --txn commit >"$TMP/c.out" 2>&1
 check "committed transaction acknowledged" grep -q "msgId=" "$TMP/c.out"
