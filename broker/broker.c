@@ -17,6 +17,7 @@
 #include "broker/grouprepl.h"
 #include "broker/msgindex.h"
 #include "broker/topics.h"
+#include "broker/txn.h"
 #include <arpa/inet.h>
 
 #include "protocol/codes.h"
@@ -128,6 +129,9 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         break;
     case CODES_REQ_INVOKE_BROKER_TO_RESET_OFFSET:
         resetoffset_handle(b, rc, req);
+        break;
+    case CODES_REQ_END_TRANSACTION:
+        txn_handle(b, rc, req);
         break;
     default: {
         char remark[64];
@@ -369,6 +373,11 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     b->topics = calloc(1, sizeof *b->topics);
     if (!b->topics || fsm_init(b) != 0)
         return TERN_E_NOMEM;
+    rv = txn_init(b); /* before replication replays the log into it */
+    if (rv) {
+        errmsg_wrapf(b->errmsg, "transaction table");
+        return rv;
+    }
     rv = topics_open(b->topics, conf->data_dir, b->store);
     if (rv == 0 && b->conf.raft_id <= 0)
         rv = ensure_system_topics(b); /* with replication the ready leader does it */
@@ -404,6 +413,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     rv = grouprepl_init(b);
     if (rv)
         return rv;
+    txn_start(b);
     rv = registrar_init(b);
     if (rv)
         return rv;
@@ -447,6 +457,8 @@ static void repl_closed_cb(struct broker *b)
     /* Nothing applies commands any more: settle the tables and the store. */
     offsets_flush(b);
     offsets_close(b);
+    txn_flush(b);
+    txn_close(b);
     if (b->store)
         store_close(b->store, store_closed_cb, b);
     else

@@ -33,6 +33,7 @@ struct fsm;
 struct grouprepl;
 struct acl;
 struct msgindex;
+struct txn;
 
 struct broker {
     uv_loop_t *loop;
@@ -50,6 +51,7 @@ struct broker {
     struct grouprepl *repl; /* Raft group membership (grouprepl.c); NULL without */
     struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
     struct msgindex *msgindex; /* message keys for QUERY_MESSAGE (msgindex.c) */
+    struct txn *txn; /* transactional half messages (txn.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
@@ -141,6 +143,8 @@ void clients_conn_closed(struct broker *b, struct rpc_conn *rc);
  * heartbeats. Returns NULL if the group has none for the topic. */
 const struct tags_expr *clients_subscription(struct broker *b, const char *group, const char *topic,
                                              int64_t *sub_version);
+/* A live connection of a producer of group (rotating by rr), or NULL. */
+struct rpc_conn *clients_producer_conn(struct broker *b, const char *group, uint32_t rr);
 
 /* query.c: QUERY_MESSAGE (12) by KEYS token or UNIQ_KEY. */
 void query_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);

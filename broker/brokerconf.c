@@ -104,6 +104,15 @@ static const struct config_key keys[] = {
       "Hash slots per key index file (one file set per queue; 4 bytes each).", 1, 1 << 24),
     K("messageIndexEntries", CONFIG_INT, msg_index_entries, 0, "262144",
       "Keys per key index file (32 bytes each) before it is sealed and a new one starts.", 16, 1 << 26),
+    K("transactionTimeOut", CONFIG_MS, txn_timeout_ms, 0, "6s",
+      "An undecided transactional half message is first checked back this long after it was stored "
+      "(its CHECK_IMMUNITY_TIME_IN_SECONDS property overrides).", 100, 86400000),
+    K("transactionCheckInterval", CONFIG_MS, txn_check_interval_ms, 0, "30s",
+      "Time between two check-backs of the same undecided transaction.", 100, 86400000),
+    K("transactionCheckMax", CONFIG_INT, txn_check_max, 0, "15",
+      "Check-backs before an undecided transaction is parked in TRANS_CHECK_MAX_TIME_TOPIC.", 1, 65535),
+    K("transactionCheckRate", CONFIG_INT, txn_check_rate, 0, "1000",
+      "Most CHECK_TRANSACTION_STATE requests this broker sends per second.", 1, 1000000),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

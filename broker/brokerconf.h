@@ -57,6 +57,10 @@ struct brokerconf {
     bool msg_index;            /* messageIndexEnable */
     int64_t msg_index_slots;   /* messageIndexSlots */
     int64_t msg_index_entries; /* messageIndexEntries */
+    int64_t txn_timeout_ms;    /* transactionTimeOut: first check-back after it */
+    int64_t txn_check_interval_ms; /* transactionCheckInterval */
+    int64_t txn_check_max;     /* transactionCheckMax */
+    int64_t txn_check_rate;    /* transactionCheckRate: checks per second */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

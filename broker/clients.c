@@ -480,3 +480,23 @@ size_t clients_oneway_group(struct broker *b, const char *group, struct remoting
             sent++;
     return sent;
 }
+
+struct rpc_conn *clients_producer_conn(struct broker *b, const char *group, uint32_t rr)
+{
+    struct clients *cl = b->clients;
+    struct group *g = cl ? group_get(&cl->producers, group, false, false) : NULL;
+    if (!g || g->nmembers == 0)
+        return NULL;
+    /* Start at a rotating member and take the first live connection. */
+    size_t skip = rr % g->nmembers;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i = 0;
+        for (struct member *m = g->members; m; m = m->next, i++) {
+            if (pass == 0 && i < skip)
+                continue;
+            if (!m->rc->closed && m->rc->tc)
+                return m->rc;
+        }
+    }
+    return NULL;
+}

@@ -13,6 +13,7 @@
 
 #include "broker/broker.h"
 #include "broker/topics.h"
+#include "broker/txn.h"
 #include "protocol/message.h"
 #include "src/cursor.h"
 #include "src/log.h"
@@ -352,6 +353,10 @@ int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len,
         return apply_topic(b, index, cmd, len, res);
     case FSM_CMD_OFFSET:
         return apply_offset(b, index, cmd, len, res);
+    case FSM_CMD_TXN_PREPARE:
+    case FSM_CMD_TXN_END:
+    case FSM_CMD_TXN_CHECK:
+        return txn_apply(b, index, cmd, len, req, cb, res);
     default:
         LOGE("broker", "log position %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
         return TERN_E_MALFORMED;

@@ -17,7 +17,8 @@
  *   u8 type (2 = TOPIC) | u8 flags (bit 0 order, bit 1 multi-tag, bit 2 system) |
  *   u16 name length | i32 read queues | i32 write queues | i32 perm | i32 sys flag | name
  *   u8 type (3 = OFFSET) | u8 0 | u16 group length | u16 topic length | u16 0 |
- *   i32 queue id | i64 offset | group | topic */
+ *   i32 queue id | i64 offset | group | topic
+ * Types 20-29: transactions, see broker/txn.h and broker/TRANSACTIONS.md. */
 #ifndef TERN_FSM_H
 #define TERN_FSM_H
 

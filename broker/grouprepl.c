@@ -18,6 +18,7 @@
 #include "broker/broker.h"
 #include "broker/replica.h"
 #include "broker/topics.h"
+#include "broker/txn.h"
 #include "src/errmsg.h"
 #include "src/log.h"
 #include "tern/error.h"
@@ -65,6 +66,8 @@ static int snapshot_cb(void *arg, struct buf *out)
     /* Topics are in topics.json already; make the offsets durable too, so the
      * log before this point is not needed for them. */
     offsets_flush(b);
+    if (txn_flush(b) != 0)
+        return TERN_E_IO; /* the log still holds the transactions */
     buf_append_str(out, "{\"format\":1}");
     return out->err;
 }

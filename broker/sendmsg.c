@@ -19,6 +19,7 @@
 #include "broker/fsm.h"
 #include "broker/grouprepl.h"
 #include "broker/topics.h"
+#include "broker/txn.h"
 #include "protocol/batch.h"
 #include "protocol/codes.h"
 #include "protocol/headers.h"
@@ -59,6 +60,10 @@ struct sendmsg {
     size_t *rec_off;  /* start of each record in rec */
     uint32_t *rec_len;
     struct record_msg *msgs;
+    /* TRAN_MSG: the message of this send goes to the half topic. */
+    bool txn;
+    uint32_t txn_immunity_ms;
+    struct buf txn_cmd; /* the PREPARE command wrapping s->cmd */
 };
 
 int sendmsg_init(struct broker *b)
@@ -73,6 +78,7 @@ int sendmsg_init(struct broker *b)
     buf_init(&s->props);
     buf_init(&s->ids);
     buf_init(&s->cmd);
+    buf_init(&s->txn_cmd);
     b->sendmsg = s;
     if (!s->rec_off || !s->rec_len || !s->msgs)
         return TERN_E_NOMEM;
@@ -93,6 +99,7 @@ void sendmsg_free(struct broker *b)
     buf_free(&s->props);
     buf_free(&s->ids);
     buf_free(&s->cmd);
+    buf_free(&s->txn_cmd);
     free(s->rec_off);
     free(s->rec_len);
     free(s->msgs);
@@ -202,10 +209,6 @@ static int find_or_create_topic(struct broker *b, const char *name, const struct
 static int check_unsupported(const struct properties *p, char *remark, size_t cap)
 {
     struct slice v;
-    if (properties_find(p, MSG_PROP_TRAN_MSG, &v) && slice_eq(v, "true")) {
-        snprintf(remark, cap, "transactional messages are not supported by this broker yet");
-        return CODES_RESP_MESSAGE_ILLEGAL;
-    }
     static const char *delay_keys[] = {MSG_PROP_DELAY, MSG_PROP_TIMER_DELIVER_MS, MSG_PROP_TIMER_DELAY_SEC,
                                        MSG_PROP_TIMER_DELAY_MS, MSG_PROP_STARTDELIVERTIME};
     for (size_t i = 0; i < sizeof delay_keys / sizeof delay_keys[0]; i++) {
@@ -251,6 +254,30 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
     struct slice cl;
     if (!properties_find(&props, MSG_PROP_CLUSTER, &cl))
         properties_append(&s->props, MSG_PROP_CLUSTER, b->conf.cluster, strlen(b->conf.cluster));
+    /* A transactional half message is stored invisible in the half topic
+     * with its destination in properties (TransactionalMessageBridge
+     * .parseHalfMessageInner); END_TRANSACTION or a check-back decides it. */
+    int32_t sysflag = h->sys_flag;
+    struct slice tv;
+    s->txn = properties_find(&props, MSG_PROP_TRAN_MSG, &tv) && slice_eq(tv, "true");
+    if (s->txn) {
+        char q[16];
+        int ql = snprintf(q, sizeof q, "%d", (int)queue_id);
+        properties_append(&s->props, MSG_PROP_REAL_TOPIC, topic, strlen(topic));
+        properties_append(&s->props, MSG_PROP_REAL_QID, q, (size_t)ql);
+        struct slice imm;
+        s->txn_immunity_ms = 0;
+        if (properties_find(&props, MSG_PROP_CHECK_IMMUNITY_TIME_IN_SECONDS, &imm) && imm.len > 0 && imm.len < 8) {
+            char tmp[8];
+            memcpy(tmp, imm.p, imm.len);
+            tmp[imm.len] = '\0';
+            long sec = strtol(tmp, NULL, 10);
+            s->txn_immunity_ms = sec > 0 ? (uint32_t)(sec < 86400 ? sec : 86400) * 1000u : 0; /* at most a day */
+        }
+        topic = TXN_HALF_TOPIC;
+        queue_id = 0;
+        sysflag &= ~MSG_SYSFLAG_TRANSACTION_MASK;
+    }
     if (s->props.err || s->props.len > b->limits.max_properties) {
         snprintf(remark, cap, "properties: length %zu exceeds %u", s->props.len, b->limits.max_properties);
         return CODES_RESP_MESSAGE_ILLEGAL;
@@ -263,7 +290,7 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
         .flag = flag,
         /* Queue offset, physical offset and store time are written when
          * the command is applied (fsm.c). */
-        .sysflag = h->sys_flag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6),
+        .sysflag = sysflag & ~(MSG_SYSFLAG_BORNHOST_V6 | MSG_SYSFLAG_STOREHOST_V6),
         .born_timestamp = h->born_timestamp,
         .born_host = *born,
         .store_timestamp = now,
@@ -437,6 +464,10 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
             code = encode_one(b, s, n, &h, topic, qid, item.flag, item.body, item.properties, &born, now,
                               n == 0 ? uniq : NULL, remark, sizeof remark);
             n++;
+            if (code == CODES_RESP_SUCCESS && s->txn) {
+                snprintf(remark, sizeof remark, "batch message does not support transaction");
+                code = CODES_RESP_MESSAGE_ILLEGAL;
+            }
         }
         if (code == CODES_RESP_SUCCESS && rv < 0) {
             snprintf(remark, sizeof remark, "%s", err);
@@ -458,10 +489,32 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
         s->msgs[i].data = s->rec.data + s->rec_off[i];
         s->msgs[i].len = s->rec_len[i];
     }
+    bool txn = !batch && s->txn;
+    if (txn) {
+        int trv = txn_ensure_topic(b, TXN_HALF_TOPIC);
+        if (trv) {
+            snprintf(remark, sizeof remark, "create topic %s: %s", TXN_HALF_TOPIC, tern_strerror(trv));
+            broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, remark);
+            return;
+        }
+        snprintf(topic, sizeof topic, "%s", TXN_HALF_TOPIC);
+        qid = 0;
+    }
     buf_reset(&s->cmd);
     if (fsm_encode_append(&s->cmd, topic, qid, now, n > 1, s->msgs, n) != 0) {
         broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory encoding messages");
         return;
+    }
+    if (txn) {
+        /* PREPARE = the half message's APPEND + an entry in the table. */
+        buf_reset(&s->txn_cmd);
+        if (txn_encode_prepare(&s->txn_cmd, s->txn_immunity_ms, s->cmd.data, s->cmd.len) != 0) {
+            broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory encoding messages");
+            return;
+        }
+        struct buf tmp = s->cmd;
+        s->cmd = s->txn_cmd;
+        s->txn_cmd = tmp;
     }
     struct send_ctx *c = ctx_get(s);
     if (!c) {

@@ -50,6 +50,11 @@ struct produce {
     const char *topic, *key, *tag;
     int64_t count, size, window, queue;
     int delay;
+    /* --txn: half messages decided by the local callback (-1: plain sends). */
+    int txn;
+    struct tern_txn_producer *tp;
+    int64_t txn_wait_ms;
+    bool txn_waiting;
 
     /* Source. */
     enum source_kind kind;
@@ -79,6 +84,24 @@ struct produce {
 };
 
 static void pump(struct produce *pr);
+
+static enum tern_txn_state txn_local_cb(const struct tern_send_result *res, void *arg)
+{
+    struct slot *sl = arg;
+    (void)res;
+    return (enum tern_txn_state)sl->pr->txn;
+}
+
+/* --txn unknown leaves every decision to the broker's check-back: answer
+ * commit on the first check, so the check path is exercised end to end. */
+static enum tern_txn_state txn_check_cb(const struct tern_msg *m, void *arg)
+{
+    struct produce *pr = arg;
+    (void)m;
+    if (pr->txn_waiting && tern_txn_producer_checks(pr->tp) + 1 >= pr->ok)
+        tern_sync_stop(pr->s);
+    return TERN_TXN_COMMIT;
+}
 
 static void send_cb(int err, const char *errmsg, const struct tern_send_result *res, void *arg)
 {
@@ -255,7 +278,8 @@ static bool submit_one(struct produce *pr)
         m.use_queue_id = true;
         m.queue_id = (int)pr->queue;
     }
-    int err = tern_producer_send(pr->p, &m, send_cb, sl);
+    int err = pr->tp ? tern_txn_producer_send(pr->tp, &m, txn_local_cb, send_cb, sl)
+                     : tern_producer_send(pr->p, &m, send_cb, sl);
     if (err) {
         sl->done = true;
         sl->err = err;
@@ -439,6 +463,9 @@ int cli_produce_main(int argc, char **argv)
         {"delay", "LEVEL", "delay level 1..18 (1s 5s 10s 30s 1m ...)", NULL},
         {"group", "G", "producer group (default tern-cli-producer)", NULL},
         {"compress-over", "BYTES", "compress bodies above BYTES (default 4096, as Java producers)", NULL},
+        {"txn", "commit|rollback|unknown", "send transactional half messages; the local transaction answers "
+                                           "this (unknown: the broker checks back and gets commit)", NULL},
+        {"txn-wait", "MS", "with --txn unknown: wait this long for the check-backs (default 60000)", NULL},
         {"compress", "zlib|lz4", "body compression: zlib (default; every RocketMQ consumer reads it) or "
                                  "lz4 (RocketMQ 5 Java and libtern consumers only)", NULL},
     };
@@ -469,7 +496,8 @@ int cli_produce_main(int argc, char **argv)
         (rv = cli_get_int(&cmd, "window", 1, 65536, 1000, &pr->window)) ||
         (rv = cli_get_int(&cmd, "queue", 0, 65535, -1, &pr->queue)) ||
         (rv = cli_get_int(&cmd, "delay", 0, 18, 0, &delay)) ||
-        (rv = cli_get_int(&cmd, "compress-over", 0, INT64_MAX, 4096, &compress_over))) {
+        (rv = cli_get_int(&cmd, "compress-over", 0, INT64_MAX, 4096, &compress_over)) ||
+        (rv = cli_get_int(&cmd, "txn-wait", 0, INT64_MAX, 60000, &pr->txn_wait_ms))) {
         free(pr);
         return rv;
     }
@@ -479,6 +507,19 @@ int cli_produce_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     pr->delay = (int)delay;
+    const char *txn = cli_get(&cmd, "txn");
+    pr->txn = -1;
+    if (txn) {
+        pr->txn = strcmp(txn, "commit") == 0     ? TERN_TXN_COMMIT
+                  : strcmp(txn, "rollback") == 0 ? TERN_TXN_ROLLBACK
+                  : strcmp(txn, "unknown") == 0  ? TERN_TXN_UNKNOWN
+                                                 : -2;
+        if (pr->txn == -2 || delay) {
+            fprintf(stderr, "tern: produce: --txn wants commit, rollback or unknown, without --delay\n");
+            free(pr);
+            return CLI_EXIT_USAGE;
+        }
+    }
     pr->key = cli_get(&cmd, "key");
     pr->tag = cli_get(&cmd, "tag");
     const char *group = cli_get(&cmd, "group");
@@ -502,7 +543,8 @@ int cli_produce_main(int argc, char **argv)
     po.compress_type = ctype && strcmp(ctype, "lz4") == 0 ? TERN_COMPRESS_LZ4 : TERN_COMPRESS_ZLIB;
     if ((size_t)pr->window > po.max_in_flight)
         po.max_in_flight = (size_t)pr->window;
-    int err = tern_sync_producer(pr->s, &po, &pr->p);
+    int err = pr->txn >= 0 ? tern_txn_producer_new(tern_sync_client(pr->s), &po, txn_check_cb, pr, &pr->tp)
+                           : tern_sync_producer(pr->s, &po, &pr->p);
     if (err) {
         rv = cli_fail("produce: create producer", err, tern_sync_errmsg(pr->s));
         goto out;
@@ -528,6 +570,16 @@ int cli_produce_main(int argc, char **argv)
         tern_sync_run(pr->s, -1);
     if (!pr->t_end)
         pr->t_end = cli_now_ns();
+    if (pr->txn == TERN_TXN_UNKNOWN && pr->ok > 0 && !pr->interrupted) {
+        /* Stay to answer the broker's check-backs (every message once). */
+        pr->txn_waiting = true;
+        if (tern_txn_producer_checks(pr->tp) < pr->ok)
+            tern_sync_run(pr->s, pr->txn_wait_ms);
+        uint64_t answered = tern_txn_producer_checks(pr->tp);
+        fprintf(stderr, "tern: produce: answered %" PRIu64 " transaction check-backs with commit\n", answered);
+        if (answered < pr->ok)
+            pr->failed += pr->ok - answered;
+    }
     fflush(stdout);
     summary(pr);
     rv = pr->failed ? CLI_EXIT_FAIL : pr->interrupted ? 128 + SIGINT : CLI_EXIT_OK;

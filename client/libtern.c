@@ -293,6 +293,7 @@ static void maybe_finish(struct tern_client *c)
     producer_free_all(c);
     routes_free_all(c);
     peer_free_all(c);
+    txn_producer_free_all(c);
     tern_close_cb cb = c->close_cb;
     void *arg = c->close_arg;
     free_client(c);

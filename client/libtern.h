@@ -128,6 +128,7 @@ struct tern_client {
     struct routes_topic *routes;
     struct tern_producer *producers;
     struct tern_consumer *consumers;
+    struct tern_txn_producer *txn_producers;
     struct msgid_gen gen;
     uv_timer_t tick;
     uv_idle_t batch_idle; /* coalesces a loop pass's sends (producer.c) */
@@ -155,6 +156,10 @@ int libtern_code_err(int code);
 /* ---- producer.c / consumer.c hooks ----------------------------------- */
 
 void producer_free_all(struct tern_client *c);
+/* txn_producer.c: free transactional producers (close); answer a broker's
+ * CHECK_TRANSACTION_STATE. */
+void txn_producer_free_all(struct tern_client *c);
+void txn_producer_on_check(struct tern_client *c, struct rpc_conn *rc, struct remoting_cmd *req);
 /* Retry sends whose delayed (leader-following) retry is due. */
 void producer_tick(struct tern_client *c, int64_t now);
 /* Fail every delayed send with TERN_E_CANCELED (client closing). */

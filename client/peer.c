@@ -190,6 +190,10 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         consumer_reset_offsets(c, req);
         return;
     }
+    if (req->code == CODES_REQ_CHECK_TRANSACTION_STATE) {
+        txn_producer_on_check(c, rc, req);
+        return;
+    }
     rpc_respond_simple(rc, req, CODES_RESP_REQUEST_CODE_NOT_SUPPORTED, "not supported by libtern");
 }
 

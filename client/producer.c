@@ -260,6 +260,10 @@ static int prepare_one(struct psend *ps, const struct tern_send_msg *m)
     }
     ps->flag = m->flag;
     ps->born = clock_now_ms();
+    /* A half message (txn_producer.c) is flagged as RocketMQ's client does. */
+    for (size_t i = 0; i < m->prop_count; i++)
+        if (strcmp(m->props[i].key, "TRAN_MSG") == 0 && strcmp(m->props[i].value, "true") == 0)
+            ps->sysflag |= 0x4; /* TRANSACTION_PREPARED_TYPE */
     set_selection(ps, m);
     return 0;
 }

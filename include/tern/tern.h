@@ -233,6 +233,43 @@ TERN_API int tern_producer_send_oneway(struct tern_producer *p, const struct ter
 TERN_API int tern_producer_send_batch(struct tern_producer *p, const struct tern_send_msg *msgs,
                                       size_t n, tern_send_cb cb, void *arg);
 
+/* ----------------------------------------------------------------------
+ * Transactional producer (half messages, RocketMQ TransactionMQProducer)
+ * ---------------------------------------------------------------------- */
+
+struct tern_txn_producer;
+
+/* A transaction's outcome (the wire values of commitOrRollback). */
+enum tern_txn_state {
+    TERN_TXN_UNKNOWN = 0,   /* undecided: the broker checks back later */
+    TERN_TXN_COMMIT = 8,    /* the message becomes visible in its topic */
+    TERN_TXN_ROLLBACK = 12, /* the message is dropped */
+};
+
+/* The local transaction, run once the half message is stored (res is its
+ * send result, valid during the call). */
+typedef enum tern_txn_state (*tern_txn_local_cb)(const struct tern_send_result *res, void *arg);
+/* A broker asks about an undecided transaction (CHECK_TRANSACTION_STATE);
+ * m is the half message as sent (tern_msg_id is its UNIQ_KEY). The answer
+ * goes back as END_TRANSACTION with fromTransactionCheck=true. */
+typedef enum tern_txn_state (*tern_txn_check_cb)(const struct tern_msg *m, void *arg);
+
+/* Create a transactional producer of opts->group on c; check answers the
+ * broker's check-backs for the group (required). Freed with the client.
+ * Returns 0, TERN_E_INVAL, TERN_E_CLOSED or TERN_E_NOMEM. */
+TERN_API int tern_txn_producer_new(struct tern_client *c, const struct tern_producer_opts *opts,
+                                   tern_txn_check_cb check, void *check_arg,
+                                   struct tern_txn_producer **out);
+/* Send m as a half message (TRAN_MSG=true, PGROUP, sysFlag PREPARED), run
+ * local(res, arg) when it is stored, send its answer as END_TRANSACTION
+ * (oneway) to the broker that stored it, then cb(0, "", res, arg). A failed
+ * send calls cb with the error and never runs local. Same return contract
+ * as tern_producer_send. */
+TERN_API int tern_txn_producer_send(struct tern_txn_producer *tp, const struct tern_send_msg *m,
+                                    tern_txn_local_cb local, tern_send_cb cb, void *arg);
+/* Check-backs this producer answered so far (tests, the CLI). */
+TERN_API uint64_t tern_txn_producer_checks(const struct tern_txn_producer *tp);
+
 /* ======================================================================
  * Received messages
  * ====================================================================== */

@@ -7,7 +7,12 @@
 #       at the queue offsets ali-ons was told;
 #   (b) `tern produce` writes messages with two tags; an ali-ons push-consumer
 #       group subscribed to one tag receives exactly those, and its committed
-#       offsets end with lag 0.
+#       offsets end with lag 0;
+#   (c) an ali-ons producer stores a transactional half message (TRAN_MSG,
+#       PGROUP; ali-ons has no END_TRANSACTION or check API); it stays
+#       invisible until a live producer of the group (`tern produce --txn
+#       unknown`) answers the broker's check-back with commit, then it is
+#       consumed once with ali-ons' body, tags and keys.
 # Installs the npm dependencies into a cache dir ($TERN_INTEROP_CACHE, default
 # ~/.cache/tern-interop/<lock hash>), starts a name server and a broker on free
 # loopback ports with a temp dir, and stops them on exit. Bounded (< 3 min).
@@ -88,6 +93,22 @@ for _ in $(seq 1 25); do
 done
 check "(b) ali-ons committed offsets reach the end of every queue (lag 0)" test "$lag_ok" = 0
 [ "$lag_ok" = 0 ] || cat "$TMP/b_offsets"
+
+# ---- (c) ali-ons half message, decided by a check-back -------------------------
+t_run 30 "$TERN" topic create --topic ons_c --queues 2 >/dev/null 2>"$TMP/err" || cat "$TMP/err"
+js 60 ons_txn_half.js "$NS" ons_c ons_txn_group >"$TMP/c_sent" 2>"$TMP/c_produce.err"; rc=$?
+check "(c) ali-ons stored a half message (TRAN_MSG, PGROUP)" test "$rc:$(wc -l <"$TMP/c_sent")" = "0:1"
+t_run 30 "$TERN" consume --topic ons_c --group tern_c1 --from first --format json --idle-exit 2 \
+  >"$TMP/c_before" 2>>"$TMP/c_consume.err"
+check "(c) the half message is invisible while undecided" test ! -s "$TMP/c_before"
+# A live producer of the group answers the broker's check-back with commit.
+echo tern-own | t_run 60 "$TERN" produce --topic ons_c --group ons_txn_group --txn unknown --txn-wait 30000 \
+  >/dev/null 2>"$TMP/c_check.err"
+check "(c) the broker checked the half message back with a live producer" grep -q "answered [1-9]" "$TMP/c_check.err"
+t_run 30 "$TERN" consume --topic ons_c --group tern_c2 --from first --format json --idle-exit 3 \
+  >"$TMP/c_got" 2>>"$TMP/c_consume.err"
+check "(c) committed by the check-back: visible once with ali-ons' body, tags and keys" \
+  js 20 compare.js "$TMP/c_sent" "$TMP/c_got"
 
 if [ "$FIXTURE_FAILS" -ne 0 ]; then
   for f in "$TMP"/*.err; do
