@@ -14,6 +14,7 @@
 
 #include "broker/acl.h"
 #include "broker/fsm.h"
+#include "broker/groupadmin.h"
 #include "broker/grouprepl.h"
 #include "broker/msgindex.h"
 #include "broker/topics.h"
@@ -132,6 +133,12 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         break;
     case CODES_REQ_END_TRANSACTION:
         txn_handle(b, rc, req);
+        break;
+    case CODES_REQ_TERN_GROUP_STATUS:
+    case CODES_REQ_TERN_GROUP_TRANSFER_LEADER:
+    case CODES_REQ_TERN_GROUP_ADD_REPLICA:
+    case CODES_REQ_TERN_GROUP_REMOVE_REPLICA:
+        groupadmin_handle(b, rc, req);
         break;
     default: {
         char remark[64];

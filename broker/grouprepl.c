@@ -276,3 +276,130 @@ void grouprepl_close(struct broker *b, void (*cb)(struct broker *b))
     g->on_closed = cb;
     replica_close(g->r, replica_closed_cb, b);
 }
+
+/* ---- Group operations -------------------------------------------------- */
+
+bool grouprepl_status(const struct broker *b, struct replica_status *st)
+{
+    if (!b->repl || !b->repl->r)
+        return false;
+    replica_status(b->repl->r, st);
+    return true;
+}
+
+static struct replica *leader_replica(struct broker *b, int *rc)
+{
+    struct grouprepl *g = b->repl;
+    *rc = 0;
+    if (!g || !g->r)
+        *rc = TERN_E_CLOSED;
+    else if (b->closing)
+        *rc = TERN_E_CLOSED;
+    else if (g->st.role != REPLICA_LEADER)
+        *rc = TERN_E_NOTLEADER;
+    return *rc ? NULL : g->r;
+}
+
+int grouprepl_transfer(struct broker *b, uint64_t to, grouprepl_op_cb cb, void *arg)
+{
+    int rc;
+    struct replica *r = leader_replica(b, &rc);
+    return r ? replica_transfer(r, to, cb, arg) : rc;
+}
+
+int grouprepl_add(struct broker *b, uint64_t id, const char *address, grouprepl_op_cb cb, void *arg)
+{
+    int rc;
+    struct replica *r = leader_replica(b, &rc);
+    return r ? replica_add(r, id, address, REPLICA_VOTER, cb, arg) : rc;
+}
+
+int grouprepl_remove(struct broker *b, uint64_t id, grouprepl_op_cb cb, void *arg)
+{
+    int rc;
+    struct replica *r = leader_replica(b, &rc);
+    return r ? replica_remove(r, id, cb, arg) : rc;
+}
+
+/* A SIGTERM'd leader's hand-off: the transfer and a bound on the wait race;
+ * the first to finish continues the shutdown; the struct lives until the
+ * transfer callback fired too and the timer closed. */
+struct handoff {
+    uv_timer_t timer;
+    struct broker *b;
+    void (*cb)(struct broker *b);
+    bool fired;
+    bool transfer_pending;
+    bool timer_open;
+};
+
+static void handoff_maybe_free(struct handoff *h)
+{
+    if (!h->transfer_pending && !h->timer_open)
+        free(h);
+}
+
+static void handoff_timer_closed(uv_handle_t *t)
+{
+    struct handoff *h = t->data;
+    h->timer_open = false;
+    handoff_maybe_free(h);
+}
+
+static void handoff_finish(struct handoff *h, const char *how)
+{
+    if (h->fired)
+        return;
+    h->fired = true;
+    LOGI("broker", "shutdown hand-off: %s", how);
+    uv_close((uv_handle_t *)&h->timer, handoff_timer_closed);
+    h->cb(h->b);
+}
+
+static void handoff_transfer_cb(void *arg, int status)
+{
+    struct handoff *h = arg;
+    h->transfer_pending = false;
+    char how[96];
+    struct replica_status st;
+    if (status == 0 && grouprepl_status(h->b, &st))
+        snprintf(how, sizeof how, "leadership moved to member %llu",
+                 (unsigned long long)st.state.leader_id);
+    else
+        snprintf(how, sizeof how, "transfer failed: %s", tern_strerror(status));
+    handoff_finish(h, how);
+    handoff_maybe_free(h);
+}
+
+static void handoff_timer_cb(uv_timer_t *t)
+{
+    handoff_finish(t->data, "no new leader in time, stopping anyway");
+}
+
+void grouprepl_handoff(struct broker *b, unsigned wait_ms, void (*cb)(struct broker *b))
+{
+    int rc;
+    struct replica *r = leader_replica(b, &rc);
+    struct handoff *h = r ? calloc(1, sizeof *h) : NULL;
+    if (!h) {
+        cb(b);
+        return;
+    }
+    h->b = b;
+    h->cb = cb;
+    uv_timer_init(b->loop, &h->timer);
+    h->timer.data = h;
+    h->timer_open = true;
+    h->transfer_pending = true;
+    rc = replica_transfer(r, 0, handoff_transfer_cb, h);
+    if (rc) {
+        h->transfer_pending = false;
+        char how[96];
+        snprintf(how, sizeof how, "no transfer: %s", tern_strerror(rc));
+        handoff_finish(h, how);
+        return;
+    }
+    LOGI("broker", "shutdown: handing leadership to the most up-to-date follower (at most %u ms)",
+         wait_ms);
+    uv_timer_start(&h->timer, handoff_timer_cb, wait_ms, 0);
+}

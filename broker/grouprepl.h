@@ -35,4 +35,26 @@ int grouprepl_propose(struct broker *b, const void *cmd, size_t len, grouprepl_c
 /* Close replication; cb fires when done (at once without replication). */
 void grouprepl_close(struct broker *b, void (*cb)(struct broker *b));
 
+/* ---- Group operations (broker/groupadmin.c, SIGTERM in main.c) ---- */
+
+struct replica_status;
+/* This member's raft state (role, term, indexes, configuration with match
+ * indexes on the leader). False without replication. */
+bool grouprepl_status(const struct broker *b, struct replica_status *st);
+
+/* Completion of the operations below: 0 or a TERN_E_* code. */
+typedef void (*grouprepl_op_cb)(void *arg, int status);
+/* Leader only (else TERN_E_NOTLEADER now): hand leadership to raft member
+ * `to` (0 = the most up-to-date follower); see replica_transfer. */
+int grouprepl_transfer(struct broker *b, uint64_t to, grouprepl_op_cb cb, void *arg);
+/* Leader only: add member id at its raft address as a non-voter, promote it
+ * to voter once it has caught up; see replica_add. */
+int grouprepl_add(struct broker *b, uint64_t id, const char *address, grouprepl_op_cb cb, void *arg);
+/* Leader only: remove member id from the configuration. */
+int grouprepl_remove(struct broker *b, uint64_t id, grouprepl_op_cb cb, void *arg);
+/* Planned shutdown: a leader hands leadership to its most up-to-date
+ * follower and waits for that at most wait_ms; then (or at once on a
+ * non-leader or without replication) cb fires, exactly once. */
+void grouprepl_handoff(struct broker *b, unsigned wait_ms, void (*cb)(struct broker *b));
+
 #endif

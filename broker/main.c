@@ -1,9 +1,11 @@
 /* tern-broker: stores topic partitions as segmented logs and serves RocketMQ clients. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <uv.h>
 
 #include "broker/broker.h"
+#include "broker/grouprepl.h"
 #include "src/errmsg.h"
 #include "src/log.h"
 
@@ -15,13 +17,36 @@ static const char usage[] = "usage: tern-broker -c FILE [--set key=value]... | -
 static struct broker broker;
 static uv_signal_t sigterm, sigint;
 
+/* Bound on a SIGTERM'd leader's wait for a successor (then it stops anyway). */
+#define HANDOFF_MS 3000
+
+static bool stopping;
+
+static void handoff_done(struct broker *b)
+{
+    static bool done;
+    if (done) /* the hand-off ending after a second signal stopped us */
+        return;
+    done = true;
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    broker_close(b, NULL);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     (void)s;
+    if (stopping) {
+        /* A second signal during the hand-off: stop now. */
+        LOGI("broker", "signal %d again: shutting down now", signum);
+        handoff_done(&broker);
+        return;
+    }
+    stopping = true;
     LOGI("broker", "signal %d: shutting down", signum);
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_close((uv_handle_t *)&sigint, NULL);
-    broker_close(&broker, NULL);
+    /* A leader first hands leadership to its most up-to-date follower so the
+     * group keeps taking writes without waiting for an election timeout. */
+    grouprepl_handoff(&broker, HANDOFF_MS, handoff_done);
 }
 
 int main(int argc, char **argv)

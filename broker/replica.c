@@ -35,6 +35,10 @@
 #include "src/log.h"
 #include "tern/error.h"
 
+_Static_assert(REPLICA_STANDBY == RAFT_STANDBY && REPLICA_VOTER == RAFT_VOTER &&
+                   REPLICA_SPARE == RAFT_SPARE,
+               "replica.h role values are libraft's");
+
 #define POLL_MS 50
 #define CLOSE_DRAIN_MS 2000
 #define CATCH_UP_WAIT_MS 30000
@@ -423,6 +427,8 @@ void replica_status(struct replica *r, struct replica_status *st)
     for (unsigned i = 0; i < c->n && i < REPLICA_MAX_MEMBERS; i++) {
         st->peers[i].id = c->servers[i].id;
         st->peers[i].role = c->servers[i].role;
+        snprintf(st->peers[i].address, sizeof st->peers[i].address, "%s",
+                 c->servers[i].address ? c->servers[i].address : "");
         if (leader)
             st->peers[i].match_index = c->servers[i].id == r->opts.id
                                            ? r->raft.last_stored
@@ -603,6 +609,26 @@ int replica_transfer(struct replica *r, uint64_t target_id, replica_op_cb cb, vo
     struct op *op = op_new(r, cb, arg, &rc);
     if (!op)
         return rc;
+    if (target_id == 0) {
+        /* libraft 0.15 picks the first up-to-date voter, else any voter; we
+         * want the one with the most of the log, so a follower that is down
+         * or behind is never chosen over one that is current. */
+        const struct raft_configuration *c = &r->raft.configuration;
+        uint64_t best = 0;
+        for (unsigned i = 0; i < c->n; i++) {
+            if (c->servers[i].id == r->opts.id || c->servers[i].role != RAFT_VOTER)
+                continue;
+            uint64_t m = r->raft.leader_state.progress[i].match_index;
+            if (target_id == 0 || m > best) {
+                target_id = c->servers[i].id;
+                best = m;
+            }
+        }
+        if (target_id == 0) {
+            free(op);
+            return TERN_E_NOTFOUND;
+        }
+    }
     op->id = target_id;
     /* Proposals would fail with NOTLEADER during the transfer anyway. */
     fail_batch(r, TERN_E_NOTLEADER);
@@ -812,7 +838,13 @@ int replica_start(uv_loop_t *loop, const struct replica_opts *opts, const struct
     raft_set_heartbeat_timeout(&r->raft, r->opts.heartbeat_ms);
     raft_set_pre_vote(&r->raft, true);
 
-    if (opts->n_voters > 0) {
+    bool listed = false;
+    for (unsigned i = 0; i < opts->n_voters; i++)
+        listed = listed || opts->voters[i].id == opts->id;
+    if (opts->n_voters > 0 && !listed)
+        LOGI("replica", "%llu: not in the initial configuration: joining, waiting to be added",
+             (unsigned long long)opts->id);
+    if (opts->n_voters > 0 && listed) {
         struct raft_configuration conf;
         raft_configuration_init(&conf);
         rv = 0;

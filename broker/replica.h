@@ -54,6 +54,11 @@ struct replica_fsm {
     int (*restore)(void *arg, uint64_t index, const uint8_t *buf, size_t len);
 };
 
+/* Member roles, libraft's values (RAFT_STANDBY/RAFT_VOTER/RAFT_SPARE). */
+#define REPLICA_STANDBY 0 /* replicates the log, does not vote */
+#define REPLICA_VOTER 1
+#define REPLICA_SPARE 2   /* in the configuration only */
+
 struct replica_member {
     uint64_t id;
     char address[REPLICA_ADDR_MAX]; /* "a.b.c.d:port" (raft_uv parses IPv4 only) */
@@ -83,7 +88,11 @@ struct replica_opts {
     uint64_t id;
     const char *address;  /* this member's raft address, host:port */
     const char *dir;      /* data directory (created if missing, one level) */
-    const struct replica_member *voters; /* initial configuration, same on every member */
+    /* Initial configuration, same on every member. A pristine member
+     * bootstraps with it only if its own id is among them; otherwise it is a
+     * joining member: it starts empty and waits for the leader to add it
+     * (replica_add) and send it the log. */
+    const struct replica_member *voters;
     unsigned n_voters;
     unsigned election_timeout_ms;  /* 0: 1000 */
     unsigned heartbeat_ms;         /* 0: 100 */
@@ -127,6 +136,7 @@ struct replica_peer {
     uint64_t id;
     int role;           /* RAFT_VOTER / RAFT_STANDBY / RAFT_SPARE */
     uint64_t match_index; /* leader only: highest index known replicated */
+    char address[REPLICA_ADDR_MAX]; /* its raft address */
 };
 struct replica_status {
     struct replica_state state;
@@ -147,8 +157,11 @@ void replica_status(struct replica *r, struct replica_status *st);
 /* Generic completion of operations below: 0 or a TERN_E_* code. */
 typedef void (*replica_op_cb)(void *arg, int status);
 
-/* Leader only: hand leadership to target_id (0 = the most up-to-date voter).
- * cb status 0 if another member became leader, TERN_E_TIMEOUT otherwise. */
+/* Leader only: hand leadership to target_id (0 = the voter with the highest
+ * match index, i.e. the most up-to-date follower). cb status 0 if another
+ * member became leader, TERN_E_TIMEOUT otherwise (libraft gives up after one
+ * election timeout). Fails now with TERN_E_NOTFOUND when there is no other
+ * voter, TERN_E_INVAL for a target that is not a voter of the group. */
 int replica_transfer(struct replica *r, uint64_t target_id, replica_op_cb cb, void *arg);
 
 /* Leader only: add a member as SPARE, then for RAFT_STANDBY or RAFT_VOTER

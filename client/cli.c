@@ -274,6 +274,9 @@ static void usage(FILE *out)
             "  group offsets                committed offset and lag per queue\n"
             "  group reset-offset           move a group's offsets to a time; live consumers follow\n"
             "  query                        find messages by key or message id\n"
+            "  group transfer-leader        move a broker group's raft leadership\n"
+            "  group add-replica            add a raft member to a broker group\n"
+            "  group remove-replica         remove a raft member from a broker group\n"
             "  version                      print the version\n"
             "\n"
             "environment: TERN_NAMESRV (name server), TERN_LOG=debug|info|warn|error (library\n"
@@ -286,7 +289,8 @@ static int group_usage(const char *group, FILE *out)
     if (strcmp(group, "topic") == 0)
         fprintf(out, "usage: tern topic create|list|route [options]   (tern topic <cmd> --help)\n");
     else
-        fprintf(out, "usage: tern group offsets|reset-offset [options]   (tern group <cmd> --help)\n");
+        fprintf(out, "usage: tern group offsets|reset-offset|transfer-leader|add-replica|"
+                     "remove-replica [options]   (tern group <cmd> --help)\n");
     return out == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -348,6 +352,12 @@ int main(int argc, char **argv)
             return cli_admin_group_offsets(argc - 3, argv + 3);
         } else if (strcmp(sub, "reset-offset") == 0) {
             return cli_admin_group_reset_offset(argc - 3, argv + 3);
+        } else if (strcmp(sub, "transfer-leader") == 0) {
+            return cli_group_transfer_leader(argc - 3, argv + 3);
+        } else if (strcmp(sub, "add-replica") == 0) {
+            return cli_group_add_replica(argc - 3, argv + 3);
+        } else if (strcmp(sub, "remove-replica") == 0) {
+            return cli_group_remove_replica(argc - 3, argv + 3);
         }
         fprintf(stderr, "tern: unknown command '%s %s'\n", c, sub);
         return group_usage(c, stderr);

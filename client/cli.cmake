@@ -6,6 +6,7 @@ add_executable(tern
   ${CMAKE_CURRENT_LIST_DIR}/cli_admin.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_produce.c
   ${CMAKE_CURRENT_LIST_DIR}/cli_consume.c
-  ${CMAKE_CURRENT_LIST_DIR}/cli_rpc.c)
+  ${CMAKE_CURRENT_LIST_DIR}/cli_rpc.c
+  ${CMAKE_CURRENT_LIST_DIR}/cli_group.c)
 target_link_libraries(tern PRIVATE tern_client PkgConfig::LIBUV)
 set_target_properties(tern PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)

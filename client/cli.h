@@ -80,6 +80,14 @@ void cli_rpc_close(struct cli_rpc *r);
 int cli_rpc_committed_offset(struct cli_rpc *r, const char *broker_addr, const char *group,
                              const char *topic, int queue_id, int64_t *offset, char *errmsg);
 
+/* Send cmd (built by the caller) to addr and wait up to timeout_ms for the
+ * answer; fn sees the response (valid only during the call). Returns 0 once
+ * fn ran, else TERN_E_* with errmsg (connect failure, timeout). */
+struct remoting_cmd;
+typedef void (*cli_rpc_resp_fn)(void *arg, const struct remoting_cmd *resp);
+int cli_rpc_request(struct cli_rpc *r, const char *addr, struct remoting_cmd *cmd, int timeout_ms,
+                    cli_rpc_resp_fn fn, void *arg, char *errmsg);
+
 /* Master (id 0, else lowest id) address of broker_name in a route, or NULL. */
 const char *cli_route_master(const struct tern_route *r, const char *broker_name);
 
@@ -91,6 +99,13 @@ int cli_admin_cluster(int argc, char **argv);
 int cli_admin_group_offsets(int argc, char **argv);
 int cli_admin_group_reset_offset(int argc, char **argv);
 int cli_admin_query(int argc, char **argv);
+int cli_group_transfer_leader(int argc, char **argv);
+int cli_group_add_replica(int argc, char **argv);
+int cli_group_remove_replica(int argc, char **argv);
+/* `tern cluster`'s raft section: ask every broker in ci for its raft status
+ * (TERN_GROUP_STATUS) and print leader, term, commit index and per member
+ * applied/match index and lag. Brokers that do not answer it are skipped. */
+void cli_group_print_status(struct tern_sync *s, const struct tern_cluster_info *ci);
 int cli_produce_main(int argc, char **argv);
 int cli_consume_main(int argc, char **argv);
 

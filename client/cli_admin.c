@@ -77,7 +77,10 @@ int cli_admin_cluster(int argc, char **argv)
     struct cli_cmd cmd = {
         "tern cluster [--namesrv ADDR]",
         "List every broker registered with the name server: cluster, broker group, member id,\n"
-        "role (id 0 is the master, the member that takes writes) and address.",
+        "role (id 0 is the master, the member that takes writes) and address. Then, for each\n"
+        "raft-replicated broker group: leader, term, commit and last index, and per member its\n"
+        "role, state, applied index, match index (as the leader knows it) and lag (committed\n"
+        "entries not applied yet, or not replicated yet when the member does not answer).",
         opts, sizeof opts / sizeof opts[0],
         "  tern cluster --namesrv 127.0.0.1:9876\n"};
     int rv = cli_parse(&cmd, argc, argv);
@@ -140,6 +143,7 @@ int cli_admin_cluster(int argc, char **argv)
                               &ci->brokers[i]);
     free(cl);
     free(shown);
+    cli_group_print_status(s, ci);
     tern_sync_close(s);
     return CLI_EXIT_OK;
 }

@@ -244,3 +244,54 @@ int cli_rpc_committed_offset(struct cli_rpc *r, const char *broker_addr, const c
     *offset = r->offset;
     return 0;
 }
+
+/* ---- Any request (cli_group.c) ------------------------------------------ */
+
+struct raw_call {
+    struct cli_rpc *r;
+    cli_rpc_resp_fn fn;
+    void *arg;
+};
+
+static void raw_cb(int status, struct remoting_cmd *resp, void *arg)
+{
+    struct raw_call *c = arg;
+    c->r->done = true;
+    c->r->status = status;
+    if (status == 0)
+        c->fn(c->arg, resp);
+}
+
+int cli_rpc_request(struct cli_rpc *r, const char *addr, struct remoting_cmd *cmd, int timeout_ms,
+                    cli_rpc_resp_fn fn, void *arg, char *errmsg)
+{
+    struct rpc_conn *rc;
+    int rv = conn_for(r, addr, &rc, errmsg);
+    if (rv)
+        return rv;
+    struct raw_call c = {r, fn, arg};
+    r->done = false;
+    r->status = 0;
+    r->detail[0] = '\0';
+    rv = rpc_request(rc, cmd, NULL, 0, timeout_ms, raw_cb, &c);
+    if (rv) {
+        snprintf(errmsg, TERN_ERRMSG_SIZE, "request to %s: %s", addr, tern_strerror(rv));
+        return rv;
+    }
+    /* The rpc layer's own timeout answers first; the guard only backs it up. */
+    r->guard_fired = false;
+    uv_timer_start(&r->guard, guard_cb, (uint64_t)timeout_ms + 2000, 0);
+    while (!r->done && !r->guard_fired)
+        uv_run(r->loop, UV_RUN_ONCE);
+    uv_timer_stop(&r->guard);
+    if (!r->done) {
+        /* raw_cb may still fire later: it must not touch this stack frame. */
+        snprintf(errmsg, TERN_ERRMSG_SIZE, "request to %s: no answer", addr);
+        return TERN_E_TIMEOUT;
+    }
+    if (r->status) {
+        snprintf(errmsg, TERN_ERRMSG_SIZE, "request to %s: %s", addr, tern_strerror(r->status));
+        return r->status;
+    }
+    return 0;
+}

@@ -7,7 +7,7 @@
 #
 # Options (also from the environment in brackets):
 #   --brokers N        broker groups: broker-a, broker-b, ... (default 1)
-#   --replicas N       members per group: 1 (default), 3 or 5. With more than 1 the
+#   --replicas N       members per group: 1, 3 (default) or 5. With more than 1 the
 #                      members of a group form a Raft group (raftId 1..N); member m
 #                      of all groups counted together uses port P + 10*m and Raft
 #                      port P + 10*m + 1
@@ -39,7 +39,7 @@ case "$cmd" in
 esac
 
 brokers=1
-replicas=1
+replicas=3
 ns_port="${TERN_NAMESRV_PORT:-9876}"
 broker_port="${TERN_BROKER_PORT:-10911}"
 data="${TERN_DATA:-./data}"

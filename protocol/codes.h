@@ -161,6 +161,16 @@ enum codes_language {
 #define CODES_TERN_FIRST 9000
 #define CODES_TERN_LAST 9099
 
+/* Raft group operations (9000-9009, PROTOCOL.md §3.3.1): answered by every
+ * Tern broker (broker/groupadmin.c); kept out of CODES_REQUESTS, whose names
+ * are RocketMQ's. */
+enum codes_tern_group {
+    CODES_REQ_TERN_GROUP_STATUS = 9000,
+    CODES_REQ_TERN_GROUP_TRANSFER_LEADER = 9001,
+    CODES_REQ_TERN_GROUP_ADD_REPLICA = 9002,
+    CODES_REQ_TERN_GROUP_REMOVE_REPLICA = 9003,
+};
+
 /* MQVersion ordinal Tern puts in everything it emits (V5_3_3, PROTOCOL.md §2.5): clients
  * gate SQL92 filtering and standard route JSON on version >= 401. */
 #define CODES_VERSION_TERN 479

@@ -335,4 +335,30 @@ struct headers_admin_kv_resp {
 };
 HEADERS_DECLARE(headers_admin_kv_resp, headers_admin_kv_resp);
 
+/* §4.6 Tern raft group operations (codes.h CODES_REQ_TERN_GROUP_*).
+ * TRANSFER_LEADER (9001): target raft id, absent = the most up-to-date voter. */
+struct headers_group_transfer_req {
+    bool has_to;
+    int64_t to; /* to (opt) */
+};
+HEADERS_DECLARE(headers_group_transfer_req, headers_group_transfer_req);
+
+/* ADD_REPLICA (9002) and REMOVE_REPLICA (9003). */
+struct headers_group_member_req {
+    int64_t raft_id;          /* raftId */
+    struct slice raft_address; /* raftAddress (opt; ADD requires it) */
+};
+HEADERS_DECLARE(headers_group_member_req, headers_group_member_req);
+
+/* Response header of 9001-9003: the group and who leads it (after a
+ * transfer: the new leader; on a refusal by a non-leader: the leader this
+ * member knows of, when it knows one). */
+struct headers_group_resp {
+    struct slice broker_name; /* brokerName (opt) */
+    bool has_leader_id;
+    int64_t leader_id;           /* leaderId (opt) */
+    struct slice leader_address; /* leaderRaftAddress (opt) */
+};
+HEADERS_DECLARE(headers_group_resp, headers_group_resp);
+
 #endif
