@@ -70,7 +70,8 @@ static const struct config_key keys[] = {
       "host:port this member's Raft traffic listens on (IPv4), with raftId > 0.", 0, 0),
     K("raftPeers", CONFIG_STRING, raft_peers, S(raft_peers), "",
       "Every voter of the group as id@host:port separated by ';' (this member included); the same on "
-      "every member. Used to bootstrap a new group.", 0, 0),
+      "every member. Used to bootstrap a new group. A member joining an existing group lists the "
+      "group without itself: it does not bootstrap and waits for `tern group add-replica`.", 0, 0),
     K("raftDir", CONFIG_STRING, raft_dir, S(raft_dir), "",
       "Raft log directory (ext4 or xfs); empty: <storePathRootDir>/raft.", 0, 0),
     K("raftElectionTimeout", CONFIG_MS, raft_election_ms, 0, "500ms",

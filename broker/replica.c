@@ -422,6 +422,8 @@ void replica_status(struct replica *r, struct replica_status *st)
     st->commands_proposed = r->commands_proposed;
     st->entries_applied = r->sm.entries_applied;
     st->malformed = r->sm.malformed;
+    st->first_index = r->raft.log.offset + 1;
+    st->snapshot_index = r->raft.log.snapshot.last_index;
     const struct raft_configuration *c = &r->raft.configuration;
     bool leader = raft_state(&r->raft) == RAFT_LEADER && r->raft.leader_state.progress;
     for (unsigned i = 0; i < c->n && i < REPLICA_MAX_MEMBERS; i++) {

@@ -147,6 +147,9 @@ struct replica_status {
     uint64_t commands_proposed;
     uint64_t entries_applied;  /* entries applied since start (all members) */
     uint64_t malformed;        /* committed entries that failed to decode */
+    uint64_t first_index;      /* oldest entry still in the log (1 until the
+                                * first compaction after a snapshot) */
+    uint64_t snapshot_index;   /* last index of the latest snapshot, 0 = none */
     unsigned n_peers;
     struct replica_peer peers[REPLICA_MAX_MEMBERS];
 };
