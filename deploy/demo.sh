@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tern's main job, live: install, build, start a local cluster, then create a
+# Tern's main job, live: install, build, start a local cluster (a name server
+# and one broker group of three Raft replicas, deploy/cluster.sh's default), then create a
 # topic, produce messages with `tern produce --count`, consume them back with a
 # consumer group, and check that every message arrived.
 #
@@ -111,19 +112,21 @@ for _ in $(seq 1 20); do
 done
 echo "$offs"
 
+leader="$(timeout 10 "$TERN" cluster 2>/dev/null | awk '$1 != "CLUSTER" && $3 == 0 { print $5; exit }' || true)"
 step "Demo passed: $count messages produced and consumed"
 cat <<EOF
 
 The cluster is $( [ "$stop_after" = 1 ] && echo "being stopped (start it again: bash deploy/cluster.sh up)" || echo "still running"). Try next:
 
   export PATH="$BIN:\$PATH" TERN_NAMESRV=$TERN_NAMESRV
-  tern cluster                                   # brokers, roles, addresses
+  tern cluster                                   # brokers, roles, addresses, raft group state
   tern topic list
   tern topic create --topic orders --queues 4
   echo hello | tern produce --topic orders --tag new --key order-1
   tern consume --topic orders --group g1 --from first --idle-exit 3 --format json
   tern group offsets --group g1 --topic orders
   tern produce --help
+  tern group transfer-leader --broker ${leader:-LEADER_ADDRESS}   # move raft leadership
 
   bash deploy/cluster.sh status                  # processes, pids
   bash deploy/cluster.sh down                    # stop the cluster
