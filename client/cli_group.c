@@ -308,7 +308,7 @@ static void print_group(const struct answered *v, size_t n, const char *group)
                      leader->st.last_index > m->match_index ? leader->st.last_index - m->match_index
                                                             : 0);
         printf("  %-6" PRId64 " %-8s %-10s %-22s %-22s %-10s %-10s %s\n", id,
-               m ? m->role : "(none)", a ? a->st.role : "(no answer)", a ? a->addr : "-",
+               m ? m->role : "(none)", a ? a->st.role : "unreachable", a ? a->addr : "-",
                m ? m->raft_address : a->st.raft_address, applied, match, lag);
     }
 }

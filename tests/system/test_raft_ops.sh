@@ -172,6 +172,9 @@ wait "$STREAM"
 acked="$(stream_acked t2)"
 check "the SIGTERM hit a running stream ($at_op of 4000 acknowledged before it)" test "$at_op" -gt 0 -a "$at_op" -lt 4000
 check "every send acknowledged through the leader's SIGTERM ($acked of 4000)" test "$acked" = 4000
+raft_members >"$TMP/members_down"
+check "tern cluster shows the stopped member $K3 as unreachable, with the leader's match index and a lag" \
+  awk -v k="$K3" '$1 == k && $2 == "voter" && $3 == "unreachable" && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9]+$/ { ok = 1 } END { exit !ok }' "$TMP/members_down"
 start_member "$K3"
 check "the stopped member restarts cleanly and catches up byte-identical" identical 1 2 3
 
