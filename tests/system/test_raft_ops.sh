@@ -9,9 +9,10 @@
 #      exits (no election timeout), exits 0, and no acknowledged message is
 #      lost; it restarts cleanly and catches up.
 #   3. `tern group add-replica` of a 4th member started with its own config:
-#      it joins as a non-voter, catches up byte-identical and becomes a voter;
-#      `tern group remove-replica` takes it out again and the group keeps
-#      taking writes. Bad requests get clear refusals.
+#      it joins as a non-voter, catches up byte-identical and becomes a voter
+#      that can lead and take writes; `tern group remove-replica` takes it out
+#      again, the removal survives a leader change and the group keeps taking
+#      writes. Bad requests get clear refusals.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
@@ -210,6 +211,16 @@ check "member 4 caught up: all four members hold byte-identical partitions" iden
 check "member 4 registered with the name server as brokerId 4" \
   bash -c "timeout 10 $TERN cluster | awk '\$1 == \"DefaultCluster\" && \$3 == 4 && \$5 == \"127.0.0.1:${BPORT[4]}\" { ok = 1 } END { exit !ok }'"
 
+# A real voter with the whole log: it can lead and take writes.
+t_run 30 "$TERN" group transfer-leader --broker "$L4" --to 4 >"$TMP/to4.out" 2>&1
+check "transfer-leader --to 4: the new member leads" grep -q "leader is now raft member 4 " "$TMP/to4.out"
+check "member 4 registers as brokerId 0" test "$(leader_addr "$L4")" = "127.0.0.1:${BPORT[4]}"
+seq 1 300 | sed 's/^/led4-/' | t_run 60 "$TERN" produce --topic "$TOPIC" >/dev/null 2>"$TMP/led4.err"
+check "sends succeed with member 4 leading" grep -q "sent 300 messages (0 failed)" "$TMP/led4.err"
+t_run 30 "$TERN" group transfer-leader --broker "127.0.0.1:${BPORT[4]}" --to "$KL" >/dev/null 2>&1
+L4="$(leader_addr "127.0.0.1:${BPORT[4]}")"
+check "leadership back on member $KL" test "$L4" = "127.0.0.1:${BPORT[$KL]}"
+
 t_run 30 "$TERN" group remove-replica --broker "$L4" --id 4 >"$TMP/rm.out" 2>"$TMP/rm.err"
 rc=$?
 check "remove-replica of member 4 succeeds" bash -c "[ $rc = 0 ] && grep -q 'raft member 4 removed' '$TMP/rm.out'"
@@ -220,6 +231,13 @@ check "member 4 is no longer in the leader's configuration" \
   bash -c "[ \$(awk '\$2 == \"voter\"' '$TMP/members5' | wc -l) = 3 ] && ! awk '\$1 == 4 && \$2 != \"(none)\" { f = 1 } END { exit !f }' '$TMP/members5'"
 seq 1 500 | sed 's/^/post-/' | t_run 60 "$TERN" produce --topic "$TOPIC" >/dev/null 2>"$TMP/post.err"
 check "the three-member group still takes writes" grep -q "sent 500 messages (0 failed)" "$TMP/post.err"
+# The removal is in the replicated log: after a leader change the new
+# leader's configuration still has three voters and no member 4.
+t_run 30 "$TERN" group transfer-leader --broker "$L4" >/dev/null 2>&1
+L5="$(leader_addr "$L4")"
+raft_members >"$TMP/members6"
+check "after another leader change the configuration still has 3 voters, without member 4" \
+  bash -c "[ -n '$L5' ] && [ \$(awk '\$2 == \"voter\"' '$TMP/members6' | wc -l) = 3 ] && ! awk '\$1 == 4 && \$2 != \"(none)\" { f = 1 } END { exit !f }' '$TMP/members6'"
 
 # Every acknowledged message of the streams is consumable.
 cat "$TMP"/t?.acked | sort >"$TMP/all.acked"
