@@ -178,7 +178,7 @@ static int member_op(int argc, char **argv, bool add)
               "address. Start the new member's tern-broker first: same brokerName, raftId=N,\n"
               "its own raftAddress, raftPeers listing the group (without itself). It joins as a\n"
               "non-voter, receives the log and becomes a voter once caught up; the command\n"
-              "returns then (docs/CLI.md, broker/REPLICATION.md §5)."
+              "returns then (docs/CLI.md, broker/REPLICATION.md §6)."
             : "Remove raft member N from a broker group (--broker: the leader). The leader\n"
               "itself cannot be removed: transfer leadership first. Stop the removed member's\n"
               "process afterwards.",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System: raft group operations on a broker group of three tern-broker
-# processes on loopback (broker/REPLICATION.md §5, docs/CLI.md "tern group").
+# processes on loopback (broker/REPLICATION.md §6, docs/CLI.md "tern group").
 #   1. `tern group transfer-leader` while a producer streams: leadership moves
 #      (to the most up-to-date follower, then to a named member), the new
 #      leader registers as brokerId 0, and every send is acknowledged; a
