@@ -16,6 +16,7 @@
 #include "broker/fsm.h"
 #include "broker/grouprepl.h"
 #include "broker/msgindex.h"
+#include "broker/segfetch.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
 #include <arpa/inet.h>
@@ -132,6 +133,9 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         break;
     case CODES_REQ_END_TRANSACTION:
         txn_handle(b, rc, req);
+        break;
+    case CODES_TERN_FETCH_SEGMENT:
+        segfetch_handle(b, rc, req);
         break;
     default: {
         char remark[64];

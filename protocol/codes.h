@@ -160,6 +160,8 @@ enum codes_language {
  * send it. None are defined in format version 1. */
 #define CODES_TERN_FIRST 9000
 #define CODES_TERN_LAST 9099
+/* Broker-to-broker catch-up of a far-behind replica (broker/segfetch.h). */
+#define CODES_TERN_FETCH_SEGMENT 9010
 
 /* MQVersion ordinal Tern puts in everything it emits (V5_3_3, PROTOCOL.md §2.5): clients
  * gate SQL92 filtering and standard route JSON on version >= 401. */
