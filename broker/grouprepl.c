@@ -38,16 +38,6 @@ struct grouprepl {
     /* Snapshot restore (segfetch): raft_start restores the member's own
      * snapshot; any later restore is a leader's InstallSnapshot. */
     bool starting;
-    /* Partitions filled by the last restore whose units are written but
-     * maybe not synced yet: no snapshot may cover them until they are. */
-    uint64_t restore_index;
-    struct catchup_part *catchup;
-    uint32_t n_catchup;
-};
-
-struct catchup_part {
-    uint32_t part_id;
-    uint64_t end;
 };
 
 struct proposal {
@@ -90,59 +80,22 @@ static int snapshot_cb(void *arg, struct buf *out)
     return rv;
 }
 
-/* Units a restore fetched are written but synced by the store's next job:
- * until then the durable position stays at the restored snapshot. */
-static bool catchup_synced(struct broker *b, struct grouprepl *g)
-{
-    while (g->n_catchup > 0) {
-        struct catchup_part *c = &g->catchup[g->n_catchup - 1];
-        struct partlog *pl = store_partition_by_id(b->store, c->part_id);
-        if (pl && partlog_synced_offset(pl) < c->end)
-            return false;
-        g->n_catchup--;
-    }
-    return true;
-}
-
 static int durable_cb(void *arg, uint64_t *index)
 {
     struct broker *b = arg;
-    /* Entries before the one holding the durable position are durable in
-     * full; that entry itself may be only partly synced. */
-    uint64_t idx = fsm_durable_source(b) >> 16;
-    *index = idx > 0 ? idx - 1 : 0;
-    struct grouprepl *g = b->repl;
-    if (g && !catchup_synced(b, g) && *index > g->restore_index)
-        *index = g->restore_index;
+    /* Raft asks right after applying, so the appends just applied are never
+     * synced yet: waiting for the store's job would starve snapshots under
+     * load. Make everything written so far durable now instead (blocking,
+     * about one fdatasync per dirty partition per snapshot); this covers
+     * units a catch-up restore imported too. */
+    int rv = store_make_durable(b->store);
+    if (rv) {
+        LOGE("broker", "raft snapshot: sync: %s", tern_strerror(rv));
+        *index = 0; /* no snapshot now (RAFT_BUSY); the store's job reports the failure */
+        return 0;
+    }
+    *index = UINT64_MAX;
     return 0;
-}
-
-/* Note every partition of the snapshot with its end, for catchup_synced. */
-static void remember_catchup(struct broker *b, struct grouprepl *g, uint64_t index)
-{
-    uint32_t n = 0;
-    struct topic *tp, *tmp;
-    HASH_ITER(hh, b->topics->table, tp, tmp)
-    n += tp->nparts;
-    struct catchup_part *v = realloc(g->catchup, (n ? n : 1) * sizeof *v);
-    if (!v) {
-        /* Without the list, hold snapshots back for one more threshold. */
-        LOGW("broker", "catch-up: out of memory tracking partition syncs");
-        return;
-    }
-    g->catchup = v;
-    g->n_catchup = 0;
-    HASH_ITER(hh, b->topics->table, tp, tmp)
-    {
-        for (uint32_t q = 0; q < tp->nparts; q++) {
-            if (!tp->parts[q])
-                continue;
-            v[g->n_catchup].part_id = partlog_id(tp->parts[q]);
-            v[g->n_catchup].end = partlog_next_offset(tp->parts[q]);
-            g->n_catchup++;
-        }
-    }
-    g->restore_index = index;
 }
 
 static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
@@ -161,7 +114,6 @@ static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
                  "fetched in %lld ms",
                  (unsigned long long)index, st.partitions_fetched, (unsigned long long)st.messages,
                  (unsigned long long)st.units, (unsigned long long)st.bytes, (long long)st.ms);
-            remember_catchup(b, g, index);
         } else {
             LOGI("broker", "raft snapshot at index %llu restored (metadata only)", (unsigned long long)index);
         }
@@ -331,7 +283,6 @@ int grouprepl_propose(struct broker *b, const void *cmd, size_t len, grouprepl_c
 
 static void grouprepl_free(struct grouprepl *g)
 {
-    free(g->catchup);
     while (g->spare) {
         struct proposal *p = g->spare;
         g->spare = p->next;

@@ -1396,3 +1396,30 @@ int partlog_import(struct partlog *pl, const uint8_t *units, size_t n, uint64_t 
     *end_offset = off;
     return 0;
 }
+
+int partlog_datasync_now(struct partlog *pl)
+{
+    if (!partlog_needs_sync(pl) && pl->n_dirty == 0 && !pl->dir_dirty)
+        return 0;
+    /* Every segment from the one holding the synced end on may hold bytes
+     * not yet durable (including those a running job is syncing). */
+    bool created = false;
+    for (uint32_t i = 0; i < pl->n_segs; i++) {
+        struct segment *seg = pl->segs[i];
+        if (seg->base < pl->synced.seg_base)
+            continue;
+        if (seg->base > pl->synced.seg_base)
+            created = true;
+        int rv = fs_datasync(seg->fd, pl->errmsg);
+        if (rv) {
+            errmsg_wrapf(pl->errmsg, "partition %s: segment %020" PRIu64, pl->dir, seg->base);
+            return rv;
+        }
+    }
+    if (created || pl->dir_dirty) {
+        int rv = fs_sync_dir(pl->dir, pl->errmsg);
+        if (rv)
+            return rv;
+    }
+    return 0;
+}

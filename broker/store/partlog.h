@@ -229,4 +229,11 @@ int partlog_read_units(struct partlog *pl, uint64_t from, uint64_t end, size_t m
  * *end_offset = the next offset after the chunk. */
 int partlog_import(struct partlog *pl, const uint8_t *units, size_t n, uint64_t *end_offset);
 
+/* Loop thread: fdatasync, now and on this thread, every segment that may
+ * hold written bytes not yet synced (and the directory if segments were
+ * created). Bookkeeping is left to the regular sync job, which still runs
+ * and acknowledges appends; this only makes the bytes durable early (for a
+ * raft snapshot). Returns 0 or an fs error. */
+int partlog_datasync_now(struct partlog *pl);
+
 #endif

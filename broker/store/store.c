@@ -530,3 +530,15 @@ int store_import(struct store *st, struct partlog *pl, const uint8_t *units, siz
     run_callbacks(st);
     return rv;
 }
+
+int store_make_durable(struct store *st)
+{
+    if (st->prepare_on)
+        prepare_cb(&st->prepare); /* the write pass now instead of before the poll */
+    int rv = 0;
+    for (uint32_t i = 0; i < st->n_unsynced && rv == 0; i++)
+        rv = partlog_datasync_now(st->unsynced[i]->pl);
+    for (uint32_t i = 0; i < st->n_job && rv == 0; i++)
+        rv = partlog_datasync_now(st->job[i]->pl);
+    return rv;
+}
