@@ -16,6 +16,7 @@ QUEUES=4
 N1=200   # before the follower stops
 N2=3000  # while it is down: far more than threshold + trailing entries
 N3=200   # after it caught up
+N4=100   # after it restarted once more
 
 "$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
 FIXTURE_PIDS+=($!)
@@ -105,6 +106,19 @@ check "the leader served FETCH_SEGMENT without errors" bash -c "! grep -q 'FETCH
 acked=$(produce $((N1 + N2 + 1)) "$N3")
 check "$N3 more sends acknowledged after the catch-up ($acked)" test "$acked" = "$N3"
 
+# A restart of the caught-up member restores the installed snapshot from its
+# own disk: its partitions are complete, so nothing is fetched again.
+kill -TERM "${BPID[$F]}"
+wait "${BPID[$F]}" 2>/dev/null
+rc=$?
+check "the caught-up member stops cleanly ($rc)" test "$rc" = 0
+start_member "$F"
+acked=$(produce $((N1 + N2 + N3 + 1)) "$N4")
+check "$N4 sends acknowledged after its restart ($acked)" test "$acked" = "$N4"
+check "the restart fetched nothing again (one catch-up in its log)" \
+  test "$(grep -c 'catch-up done' "$TMP/b$F.log")" = 1
+check "no snapshot restore error on the follower" bash -c "! grep -q 'raft snapshot at index .*:' '$TMP/b$F.log'"
+
 # Wait until the follower has applied everything (its partition ends match
 # the leader's), then stop every member and compare offline.
 ends() { # member
@@ -149,6 +163,6 @@ count="$(for q in $(seq 0 $((QUEUES - 1))); do
       $n += unpack("V", substr($_, $p + 40, 4)); $p += $l } END { print $n + 0, "\n" }' "$f"
   done
 done | awk '{ s += $1 } END { print s }')"
-check "the caught-up member holds every acknowledged message ($count of $((N1 + N2 + N3)), retries may add)" \
-  test "$count" -ge $((N1 + N2 + N3))
+check "the caught-up member holds every acknowledged message ($count of $((N1 + N2 + N3 + N4)), retries may add)" \
+  test "$count" -ge $((N1 + N2 + N3 + N4))
 fixture_finish
