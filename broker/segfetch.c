@@ -25,6 +25,7 @@
 
 #include "broker/broker.h"
 #include "broker/topics.h"
+#include "protocol/aclsign.h"
 #include "protocol/codes.h"
 #include "protocol/remoting.h"
 #include "src/clock.h"
@@ -230,6 +231,10 @@ static int round_trip(struct broker *b, struct fetch_conn *c, const char *topic,
     rv = rv ? rv : remoting_ext_set_int(&c->cmd, "fromOffset", (int64_t)from);
     rv = rv ? rv : remoting_ext_set_int(&c->cmd, "endOffset", (int64_t)end);
     rv = rv ? rv : remoting_ext_set_int(&c->cmd, "maxBytes", SEGFETCH_CHUNK_DEFAULT);
+    /* With ACL on, Tern-only codes need an admin: sign as the broker does on
+     * its hub (aclAccessKey). */
+    if (rv == 0 && b->conf.acl_access_key[0])
+        rv = aclsign_sign(&c->cmd, NULL, 0, b->conf.acl_access_key, b->conf.acl_secret_key);
     buf_reset(&c->out);
     rv = rv ? rv : remoting_encode(&c->cmd, 0, &c->out);
     if (rv) {
