@@ -14,7 +14,8 @@ cd "$(dirname "$0")/../.."
 TOPIC=catchup
 QUEUES=4
 N1=200   # before the follower stops
-N2=3000  # while it is down: far more than threshold + trailing entries
+N2=${CATCHUP_N2:-3000} # while it is down: far more than threshold + trailing entries
+PAD=${CATCHUP_PAD:-0}   # extra body bytes per message (for a memory figure by hand)
 N3=200   # after it caught up
 N4=100   # after it restarted once more
 
@@ -64,7 +65,11 @@ check "a leader is elected and registered as brokerId 0" test -n "$L"
 t_run 30 "$TERN" topic create --topic "$TOPIC" --queues "$QUEUES" >/dev/null 2>&1
 
 produce() { # first count
-  seq "$1" $(($1 + $2 - 1)) | sed 's/^/msg-/' >"$TMP/in.$1"
+  if [ "$PAD" -gt 0 ]; then # incompressible padding
+    paste -d - <(seq "$1" $(($1 + $2 - 1)) | sed 's/^/msg-/') <(base64 -w "$PAD" </dev/urandom | head -n "$2") >"$TMP/in.$1"
+  else
+    seq "$1" $(($1 + $2 - 1)) | sed 's/^/msg-/' >"$TMP/in.$1"
+  fi
   t_run 180 "$TERN" produce --topic "$TOPIC" --window 8 <"$TMP/in.$1" >"$TMP/acks.$1" 2>"$TMP/produce.$1.err"
   wc -l <"$TMP/acks.$1"
 }
@@ -95,6 +100,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 echo "# follower $F: $done_line"
+echo "# follower $F peak RSS after catch-up: $(awk '/VmHWM/ { print $2, $3 }' "/proc/${BPID[$F]}/status" 2>/dev/null)"
 check "the restarted follower caught up by snapshot + segment fetch" test -n "$done_line"
 fetched="$(echo "$done_line" | sed -n 's/.* \([0-9][0-9]*\) messages.*/\1/p')"
 check "it fetched messages it missed (${fetched:-0}, at most $N2 + $N1)" \
