@@ -9,7 +9,7 @@
  * client retries, at-least-once); the snapshot never covers more than the
  * state machine's durable position. A far-behind member restores the
  * leader's metadata snapshot and fetches the partition units it lacks
- * (broker/segfetch.h, REPLICATION.md §5). */
+ * (broker/segfetch.h, REPLICATION.md §6). */
 #include "broker/grouprepl.h"
 
 #include <stdio.h>
@@ -105,7 +105,7 @@ static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
     bool starting = g->starting;
     struct segfetch_stats st;
     char err[ERRMSG_SIZE] = "";
-    /* Blocks the loop while partitions are fetched (REPLICATION.md §5). */
+    /* Blocks the loop while partitions are fetched (REPLICATION.md §6). */
     int rv = segfetch_restore(b, index, buf, len, starting, b->conf.raft_catchup_ms, &st, err);
     if (rv == 0) {
         if (st.partitions_fetched > 0) {

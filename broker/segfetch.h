@@ -1,4 +1,4 @@
-/* Far-behind member catch-up (REPLICATION.md §5): the metadata snapshot of a
+/* Far-behind member catch-up (REPLICATION.md §6): the metadata snapshot of a
  * broker group member and the broker-to-broker FETCH_SEGMENT request that
  * copies missing partition units from a member that has them.
  *
@@ -11,7 +11,7 @@
  * (synchronous sockets, bounded chunks streamed to disk): no raft timer fires
  * and no later entry is applied meanwhile, so the member cannot serve, vote
  * for itself or apply on top of a hole. Why not a background fetch: see
- * REPLICATION.md §5. */
+ * REPLICATION.md §6. */
 #ifndef TERN_SEGFETCH_H
 #define TERN_SEGFETCH_H
 

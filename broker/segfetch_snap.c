@@ -1,4 +1,4 @@
-/* The group's metadata snapshot and its restore (REPLICATION.md §5).
+/* The group's metadata snapshot and its restore (REPLICATION.md §6).
  *
  * Happy path (write): called by raft right after applying the snapshot's
  * index (replica_sm refuses while appends up to it are not synced), so every

@@ -1,5 +1,5 @@
 /* Integration: restoring a broker group snapshot on a far-behind member
- * (broker/segfetch_snap.c, REPLICATION.md §5) with the member's real store,
+ * (broker/segfetch_snap.c, REPLICATION.md §6) with the member's real store,
  * topic table and consumer offsets in this process and a real tern-broker as
  * the snapshot's source: topics come back with the source's partition ids,
  * offsets are applied, the missing partition range is fetched and equals the

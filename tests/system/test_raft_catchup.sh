@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System: a far-behind follower catches up by snapshot + segment fetch
-# (broker/REPLICATION.md §5). Three tern-broker members with a tiny snapshot
+# (broker/REPLICATION.md §6). Three tern-broker members with a tiny snapshot
 # budget; one follower is killed; the others take enough traffic that the
 # leader snapshots and compacts its raft log past the follower; the follower
 # restarts, receives InstallSnapshot, fetches the partition units it lacks
@@ -161,6 +161,9 @@ for q in $(seq 0 $((QUEUES - 1))); do
   [ "$a" = "$b" ] && [ "$a" = "$c" ] || same=0
 done
 check "all three members hold byte-identical partitions (segment files, offline)" test "$same" = 1
+for i in 1 2 3; do "$BIN/tern-logsum" --no-header "$TMP/b$i" >"$TMP/sum.$i" 2>&1; done
+check "tern-logsum gives identical lines for the three members" \
+  bash -c "cmp -s '$TMP/sum.1' '$TMP/sum.2' && cmp -s '$TMP/sum.1' '$TMP/sum.3' && grep -q '^$TOPIC ' '$TMP/sum.1'"
 # The content is everything acknowledged: count messages on the caught-up
 # member by the unit headers' counts (STORAGE.md §3: count at bytes 40..43).
 count="$(for q in $(seq 0 $((QUEUES - 1))); do

@@ -1,6 +1,6 @@
 /* Unit tests for the verbatim-unit path of a replica catch-up
  * (broker/store/partlog.c partlog_read_units / partlog_import; STORAGE.md §3,
- * REPLICATION.md §5): units copied chunk by chunk land byte-identical with
+ * REPLICATION.md §6): units copied chunk by chunk land byte-identical with
  * the same offsets, store times and source indexes; a damaged, truncated or
  * misplaced chunk is refused whole and nothing is appended. */
 #include <stdio.h>
