@@ -5,7 +5,9 @@
  * offsets are applied, the missing partition range is fetched and equals the
  * source's units byte for byte. Refusals: a partition already past the
  * snapshot's end on install (allowed at start-up), a partition id that
- * differs, bytes that are not a snapshot. */
+ * differs, bytes that are not a snapshot; an unreachable source fails within
+ * the timeout with nothing appended, and a later restore resumes from the
+ * partition's local end. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,15 +170,30 @@ static void test_restore_fetches_and_refuses(void **state)
     buf_init(&snap);
     struct segfetch_stats st;
     char err[ERRMSG_SIZE] = "";
+    /* The source unreachable: bounded by the timeout, nothing appended. */
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", src_addr);
+    snprintf(src_addr, sizeof src_addr, "127.0.0.1:%d", proc_free_port(false));
     make_snapshot(&snap, "RTopic", 0, NMSG);
-    /* Install on an empty member: topics, offsets, then the fetch. */
-    assert_int_equal(segfetch_restore(&m.b, 40, snap.data, snap.len, false, 10000, &st, err), 0);
-    assert_int_equal(st.partitions_fetched, 1);
-    assert_int_equal(st.messages, NMSG);
+    snprintf(src_addr, sizeof src_addr, "%s", saved);
+    int rv = segfetch_restore(&m.b, 39, snap.data, snap.len, false, 600, &st, err);
+    assert_true(rv == TERN_E_IO || rv == TERN_E_TIMEOUT);
+    assert_true(st.ms >= 300 && st.ms < 5000);
     struct topic *tp = topics_find(m.b.topics, "RTopic");
     assert_non_null(tp);
     struct partlog *pl;
     assert_int_equal(topics_partition(m.b.topics, tp, 0, &pl), 0);
+    assert_int_equal(partlog_next_offset(pl), 0);
+    /* A snapshot ending at 12, then one at NMSG: each fetch resumes from the
+     * partition's local end (as after a member stopped mid-fetch). */
+    make_snapshot(&snap, "RTopic", 0, 12);
+    assert_int_equal(segfetch_restore(&m.b, 40, snap.data, snap.len, false, 10000, &st, err), 0);
+    assert_int_equal(partlog_next_offset(pl), 12);
+    assert_int_equal(st.messages, 12);
+    make_snapshot(&snap, "RTopic", 0, NMSG);
+    assert_int_equal(segfetch_restore(&m.b, 40, snap.data, snap.len, false, 10000, &st, err), 0);
+    assert_int_equal(st.partitions_fetched, 1);
+    assert_int_equal(st.messages, NMSG - 12);
     assert_int_equal(partlog_next_offset(pl), NMSG);
     assert_int_equal(offsets_get(&m.b, "g1", "RTopic", 0), 7);
     /* Byte for byte what the source stores. */
