@@ -55,6 +55,9 @@ static int apply_cb(void *arg, uint64_t index, uint32_t cmd_no, const uint8_t *c
         res->status = TERN_E_TOOBIG;
         return 0;
     }
+    /* Return appends synced since the last call to the state machine's
+     * spare list (durable_cb no longer polls it on every apply). */
+    fsm_durable_source(b);
     struct fsm_result fr;
     int rv = fsm_apply(b, fsm_source(index, cmd_no), cmd, len, NULL, NULL, &fr);
     /* A malformed command is skipped the same way on every member. */
