@@ -17,6 +17,7 @@
 #include "broker/groupadmin.h"
 #include "broker/grouprepl.h"
 #include "broker/msgindex.h"
+#include "broker/segfetch.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
 #include <arpa/inet.h>
@@ -139,6 +140,9 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
     case CODES_REQ_TERN_GROUP_ADD_REPLICA:
     case CODES_REQ_TERN_GROUP_REMOVE_REPLICA:
         groupadmin_handle(b, rc, req);
+        break;
+    case CODES_TERN_FETCH_SEGMENT:
+        segfetch_handle(b, rc, req);
         break;
     default: {
         char remark[64];

@@ -129,6 +129,8 @@ void offsets_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
 void offsets_commit(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset);
 /* Apply a committed offset to the table (called by the state machine). */
 void offsets_store(struct broker *b, const char *group, const char *topic, int32_t queue_id, int64_t offset);
+/* The table as consumer_offsets.json text (replaces out's contents). */
+int offsets_snapshot(struct broker *b, struct buf *out);
 /* Committed offset, or -1 if the group never committed one for the queue. */
 int64_t offsets_get(struct broker *b, const char *group, const char *topic, int32_t queue_id);
 

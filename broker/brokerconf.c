@@ -114,6 +114,12 @@ static const struct config_key keys[] = {
       "Check-backs before an undecided transaction is parked in TRANS_CHECK_MAX_TIME_TOPIC.", 1, 65535),
     K("transactionCheckRate", CONFIG_INT, txn_check_rate, 0, "1000",
       "Most CHECK_TRANSACTION_STATE requests this broker sends per second.", 1, 1000000),
+    K("raftSnapshotBytes", CONFIG_BYTES, raft_snapshot_bytes, 0, "64m",
+      "Raft log bytes between snapshots, and kept behind each (trailing); a member further behind than "
+      "that catches up by snapshot + segment fetch. Small values are for tests.", 0, 0),
+    K("raftCatchupTimeout", CONFIG_MS, raft_catchup_ms, 0, "5min",
+      "Longest a far-behind member spends fetching partition segments inside a snapshot restore; past it "
+      "the member stops (it retries at its next start).", 1000, 86400000),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

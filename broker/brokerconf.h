@@ -61,6 +61,8 @@ struct brokerconf {
     int64_t txn_check_interval_ms; /* transactionCheckInterval */
     int64_t txn_check_max;     /* transactionCheckMax */
     int64_t txn_check_rate;    /* transactionCheckRate: checks per second */
+    int64_t raft_snapshot_bytes; /* raftSnapshotBytes: log bytes between snapshots */
+    int64_t raft_catchup_ms;     /* raftCatchupTimeout: bound on a snapshot restore's segment fetch */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

@@ -258,12 +258,6 @@ void groupadmin_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cm
             bad = "is already a member of the group (remove it first)";
         else if (st.n_peers >= REPLICA_MAX_MEMBERS)
             bad = "cannot join: the group is full";
-        else if (st.first_index > 1)
-            /* Raft would send the new member a snapshot, which holds
-             * metadata only: it would become a voter without the messages
-             * (REPLICATION.md §4 item 5, segment fetch, is not built). */
-            bad = "cannot join yet: the leader's log was compacted after a snapshot, and a new "
-                  "member would need the partitions fetched from the leader (not built yet)";
         break;
     case CODES_REQ_TERN_GROUP_REMOVE_REPLICA:
         if (role < 0)

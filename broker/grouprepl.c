@@ -7,16 +7,19 @@
  * Failure modes: a member that is not the ready leader refuses writes; a
  * lost leadership fails pending proposals (the command may still commit: the
  * client retries, at-least-once); the snapshot never covers more than the
- * state machine's durable position. Not done yet: restoring a leader's
- * snapshot on a far-behind member (segment fetch), see REPLICATION.md §4. */
+ * state machine's durable position. A far-behind member restores the
+ * leader's metadata snapshot and fetches the partition units it lacks
+ * (broker/segfetch.h, REPLICATION.md §7). */
 #include "broker/grouprepl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/replica.h"
+#include "broker/segfetch.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
 #include "src/errmsg.h"
@@ -32,6 +35,9 @@ struct grouprepl {
     char dir[1100];
     struct proposal *spare; /* reused: no allocation per proposal */
     void (*on_closed)(struct broker *b);
+    /* Snapshot restore (segfetch): raft_start restores the member's own
+     * snapshot; any later restore is a leader's InstallSnapshot. */
+    bool starting;
 };
 
 struct proposal {
@@ -49,6 +55,9 @@ static int apply_cb(void *arg, uint64_t index, uint32_t cmd_no, const uint8_t *c
         res->status = TERN_E_TOOBIG;
         return 0;
     }
+    /* Return appends synced since the last call to the state machine's
+     * spare list (durable_cb no longer polls it on every apply). */
+    fsm_durable_source(b);
     struct fsm_result fr;
     int rv = fsm_apply(b, fsm_source(index, cmd_no), cmd, len, NULL, NULL, &fr);
     /* A malformed command is skipped the same way on every member. */
@@ -63,35 +72,67 @@ static int apply_cb(void *arg, uint64_t index, uint32_t cmd_no, const uint8_t *c
 static int snapshot_cb(void *arg, struct buf *out)
 {
     struct broker *b = arg;
-    /* Topics are in topics.json already; make the offsets durable too, so the
-     * log before this point is not needed for them. */
+    /* Topics, consumer offsets and every partition's end at this index:
+     * metadata only (segfetch.h). Offsets are flushed too, for restarts. */
     offsets_flush(b);
     if (txn_flush(b) != 0)
         return TERN_E_IO; /* the log still holds the transactions */
-    buf_append_str(out, "{\"format\":1}");
-    return out->err;
+    int rv = segfetch_snapshot_write(b, out);
+    if (rv)
+        LOGE("broker", "raft snapshot: %s", tern_strerror(rv));
+    return rv;
 }
 
 static int durable_cb(void *arg, uint64_t *index)
 {
     struct broker *b = arg;
-    /* Entries before the one holding the durable position are durable in
-     * full; that entry itself may be only partly synced. */
-    uint64_t idx = fsm_durable_source(b) >> 16;
-    *index = idx > 0 ? idx - 1 : 0;
+    /* Raft asks right after applying, so the appends just applied are never
+     * synced yet: waiting for the store's job would starve snapshots under
+     * load. Make everything written so far durable now instead (blocking,
+     * about one fdatasync per dirty partition per snapshot); this covers
+     * units a catch-up restore imported too. */
+    int rv = store_make_durable(b->store);
+    if (rv) {
+        LOGE("broker", "raft snapshot: sync: %s", tern_strerror(rv));
+        *index = 0; /* no snapshot now (RAFT_BUSY); the store's job reports the failure */
+        return 0;
+    }
+    *index = UINT64_MAX;
     return 0;
 }
 
 static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
 {
-    (void)arg;
-    (void)buf;
-    (void)len;
-    /* The member's own snapshot at start-up: its tables and partitions are
-     * on disk already. A leader's snapshot for a far-behind member would need
-     * a segment fetch, which is not built yet (REPLICATION.md §4). */
-    LOGI("broker", "raft snapshot at index %llu (metadata only)", (unsigned long long)index);
-    return 0;
+    struct broker *b = arg;
+    struct grouprepl *g = b->repl;
+    bool starting = g->starting;
+    struct segfetch_stats st;
+    char err[ERRMSG_SIZE] = "";
+    /* Blocks the loop while partitions are fetched (REPLICATION.md §7). */
+    int rv = segfetch_restore(b, index, buf, len, starting, b->conf.raft_catchup_ms, &st, err);
+    if (rv == 0) {
+        if (st.partitions_fetched > 0) {
+            LOGI("broker",
+                 "catch-up done: snapshot at index %llu, %u partitions, %llu messages, %llu units, %llu bytes "
+                 "fetched in %lld ms",
+                 (unsigned long long)index, st.partitions_fetched, (unsigned long long)st.messages,
+                 (unsigned long long)st.units, (unsigned long long)st.bytes, (long long)st.ms);
+        } else {
+            LOGI("broker", "raft snapshot at index %llu restored (metadata only)", (unsigned long long)index);
+        }
+        return 0;
+    }
+    LOGE("broker", "raft snapshot at index %llu: %s", (unsigned long long)index, err);
+    if (starting)
+        return rv; /* raft_start fails: the broker reports it and exits */
+    /* A failed restore during InstallSnapshot is not recoverable in libraft
+     * 0.15: the log was already replaced by the snapshot while last_applied
+     * stays behind it, so the next apply would read entries that do not
+     * exist. Stop this member instead; at its next start raft restores the
+     * installed snapshot again and the fetch resumes where it stopped. */
+    LOGE("broker", "stopping: this member cannot catch up now (it retries at its next start)");
+    fflush(NULL);
+    _exit(3);
 }
 
 static const struct replica_fsm fsm_ops = {apply_cb, snapshot_cb, durable_cb, restore_cb};
@@ -188,7 +229,10 @@ int grouprepl_init(struct broker *b)
     o.heartbeat_ms = (unsigned)(b->conf.raft_election_ms / 10);
     o.on_state = state_cb;
     o.state_arg = b;
+    o.snapshot_budget = (uint64_t)b->conf.raft_snapshot_bytes;
+    g->starting = true;
     rv = replica_start(b->loop, &o, &fsm_ops, b, &g->r, b->errmsg);
+    g->starting = false;
     if (rv) {
         errmsg_wrapf(b->errmsg, "raft");
         g->r = NULL;

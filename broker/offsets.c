@@ -243,6 +243,16 @@ static void serialize(struct offsets *o, struct buf *out)
     jsonw_obj_end(&w);
 }
 
+/* The table as consumer_offsets.json text, for the group's Raft snapshot
+ * (broker/segfetch_snap.c). */
+int offsets_snapshot(struct broker *b, struct buf *out)
+{
+    if (!b->offsets)
+        return TERN_E_CLOSED;
+    serialize(b->offsets, out);
+    return out->err;
+}
+
 static int load(struct offsets *o, char *errmsg)
 {
     json_t *root;

@@ -160,6 +160,8 @@ enum codes_language {
  * send it. None are defined in format version 1. */
 #define CODES_TERN_FIRST 9000
 #define CODES_TERN_LAST 9099
+/* Broker-to-broker catch-up of a far-behind replica (broker/segfetch.h). */
+#define CODES_TERN_FETCH_SEGMENT 9010
 
 /* Raft group operations (9000-9009, PROTOCOL.md §3.3.1): answered by every
  * Tern broker (broker/groupadmin.c); kept out of CODES_REQUESTS, whose names

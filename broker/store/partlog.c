@@ -1284,3 +1284,142 @@ int partlog_retain(struct partlog *pl, int64_t now_ms, uint32_t *deleted)
     }
     return 0;
 }
+
+/* ---- verbatim units (replica catch-up) ---- */
+
+int partlog_read_units(struct partlog *pl, uint64_t from, uint64_t end, size_t max_bytes,
+                       struct partlog_readbuf *rb, struct buf *out, uint64_t *next)
+{
+    *next = from;
+    uint64_t vend = partlog_end_offset(pl);
+    if (end > vend)
+        end = vend;
+    if (from < partlog_min_offset(pl))
+        return TERN_E_RANGE;
+    if (from >= end)
+        return 0;
+    uint32_t si = seg_for_offset(pl, from);
+    struct segment *seg = pl->segs[si];
+    uint64_t limit = seg_limit(pl, si);
+    uint64_t want_end = seg_end_offset(pl, si);
+    int rv = ensure_index(pl, seg);
+    if (rv)
+        return rv;
+    long e = segindex_find_offset(&seg->ix, (uint32_t)(from - seg->base));
+    uint64_t pos = e >= 0 ? seg->ix.e[e].pos : SEGMENT_HDR_SIZE;
+    uint64_t cur = e >= 0 ? seg->base + seg->ix.e[e].rel : seg->base;
+    size_t chunk = max_bytes + 8192 < 65536 ? 65536 : max_bytes + 8192;
+    struct segment_iter it;
+    /* Units are copied out at once, so the iterator may drop what it read. */
+    segment_iter_init(&it, seg, &rb->raw, pos, limit, chunk, false);
+    size_t copied = 0;
+    while (cur < end && cur < want_end) {
+        struct record_hdr h;
+        size_t uo;
+        rv = segment_iter_next(&it, &pl->lim, false, &h, &uo, pl->errmsg);
+        if (rv == RECORD_END)
+            rv = TERN_E_CORRUPT; /* data missing where the log says it is */
+        if (rv == 0 && h.base_offset != cur)
+            rv = TERN_E_CORRUPT;
+        if (rv == 0 && h.base_offset + h.count <= from) {
+            cur = h.base_offset + h.count; /* before the target: header checks suffice */
+            continue;
+        }
+        if (rv == 0 && h.base_offset != from && copied == 0) {
+            errmsg_printf(pl->errmsg, "partition %s: offset %" PRIu64 " is inside the unit at %" PRIu64, pl->dir,
+                          from, h.base_offset);
+            return TERN_E_INVAL;
+        }
+        if (rv == 0 && h.base_offset + h.count > end)
+            break;
+        if (rv == 0 && copied > 0 && copied + h.unit_len > max_bytes)
+            break;
+        if (rv == 0 && !record_verify(rb->raw.data + uo, &h))
+            rv = TERN_E_CORRUPT;
+        if (rv) {
+            if (rv == TERN_E_CORRUPT)
+                errmsg_printf(pl->errmsg, "partition %s: segment %020" PRIu64 ": damaged unit at offset %" PRIu64,
+                              pl->dir, seg->base, cur);
+            return rv;
+        }
+        buf_append(out, rb->raw.data + uo, h.unit_len);
+        if (out->err)
+            return TERN_E_NOMEM;
+        copied += h.unit_len;
+        cur = h.base_offset + h.count;
+        *next = cur;
+    }
+    return 0;
+}
+
+int partlog_import(struct partlog *pl, const uint8_t *units, size_t n, uint64_t *end_offset)
+{
+    uint64_t off = pl->next_offset;
+    int64_t ts = pl->last_ts;
+    uint64_t src = pl->pending_src;
+    /* Check everything before staging anything: a bad chunk changes nothing. */
+    for (size_t at = 0; at < n;) {
+        struct record_hdr h;
+        int rv = record_decode_hdr(units + at, n - at, &pl->lim, true, &h);
+        const char *why = NULL;
+        if (rv == RECORD_END || rv == RECORD_SHORT)
+            why = "truncated unit";
+        else if (rv != 0)
+            why = "bad unit header";
+        else if (!record_verify(units + at, &h))
+            why = "checksum mismatch";
+        else if (h.base_offset != off)
+            why = "base offset not contiguous";
+        else if (h.store_ts < ts)
+            why = "store time goes backwards";
+        if (why) {
+            errmsg_printf(pl->errmsg, "partition %s: import at byte %zu (offset %" PRIu64 "): %s", pl->dir, at, off,
+                          why);
+            return TERN_E_CORRUPT;
+        }
+        off += h.count;
+        ts = h.store_ts;
+        if (h.source_index > src)
+            src = h.source_index;
+        at += h.unit_len;
+    }
+    size_t old = pl->pending.len;
+    buf_append(&pl->pending, units, n);
+    if (pl->pending.err) {
+        pl->pending.err = 0;
+        pl->pending.len = old;
+        return TERN_E_NOMEM;
+    }
+    pl->next_offset = off;
+    pl->last_ts = ts;
+    pl->pending_src = src;
+    *end_offset = off;
+    return 0;
+}
+
+int partlog_datasync_now(struct partlog *pl)
+{
+    if (!partlog_needs_sync(pl) && pl->n_dirty == 0 && !pl->dir_dirty)
+        return 0;
+    /* Every segment from the one holding the synced end on may hold bytes
+     * not yet durable (including those a running job is syncing). */
+    bool created = false;
+    for (uint32_t i = 0; i < pl->n_segs; i++) {
+        struct segment *seg = pl->segs[i];
+        if (seg->base < pl->synced.seg_base)
+            continue;
+        if (seg->base > pl->synced.seg_base)
+            created = true;
+        int rv = fs_datasync(seg->fd, pl->errmsg);
+        if (rv) {
+            errmsg_wrapf(pl->errmsg, "partition %s: segment %020" PRIu64, pl->dir, seg->base);
+            return rv;
+        }
+    }
+    if (created || pl->dir_dirty) {
+        int rv = fs_sync_dir(pl->dir, pl->errmsg);
+        if (rv)
+            return rv;
+    }
+    return 0;
+}

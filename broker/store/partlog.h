@@ -207,4 +207,33 @@ int partlog_search_time(struct partlog *pl, int64_t ts, enum partlog_time_bounda
  * holding unsynced data. *deleted counts them. */
 int partlog_retain(struct partlog *pl, int64_t now_ms, uint32_t *deleted);
 
+/* ---- verbatim units: catch-up of a replica (broker/segfetch.c) ---- */
+
+/* Copy whole stored units verbatim into out (appended), starting with the
+ * unit whose base offset is `from`: only units that end at or below `end`
+ * (clipped to the visible end), up to max_bytes (at least one unit if any
+ * qualifies), stopping at a segment boundary. Every unit copied is
+ * checksum-verified. *next = the offset after the last unit copied (== from
+ * if none). Returns 0; TERN_E_RANGE if from is below the minimum offset;
+ * TERN_E_INVAL if from falls inside a unit; TERN_E_CORRUPT (damaged unit);
+ * TERN_E_NOMEM; or an fs error. */
+int partlog_read_units(struct partlog *pl, uint64_t from, uint64_t end, size_t max_bytes,
+                       struct partlog_readbuf *rb, struct buf *out, uint64_t *next);
+
+/* Stage units copied from another replica (partlog_read_units) for writing,
+ * byte for byte: same offsets, store times, source indexes. The whole chunk is
+ * checked first (header bounds, checksum, base offsets contiguous from
+ * partlog_next_offset, store times nondecreasing); if any unit fails, nothing
+ * is staged and TERN_E_CORRUPT names it in partlog_errmsg. Then the bytes go
+ * into the pending buffer (written by partlog_write, like appends).
+ * *end_offset = the next offset after the chunk. */
+int partlog_import(struct partlog *pl, const uint8_t *units, size_t n, uint64_t *end_offset);
+
+/* Loop thread: fdatasync, now and on this thread, every segment that may
+ * hold written bytes not yet synced (and the directory if segments were
+ * created). Bookkeeping is left to the regular sync job, which still runs
+ * and acknowledges appends; this only makes the bytes durable early (for a
+ * raft snapshot). Returns 0 or an fs error. */
+int partlog_datasync_now(struct partlog *pl);
+
 #endif

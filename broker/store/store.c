@@ -503,3 +503,42 @@ void store_close(struct store *st, void (*cb)(void *arg), void *arg)
      * usual; maybe_finish_close waits for them. */
     maybe_finish_close(st);
 }
+
+int store_import(struct store *st, struct partlog *pl, const uint8_t *units, size_t n)
+{
+    if (st->closing)
+        return TERN_E_CLOSED;
+    struct store_part *sp = partlog_user(pl);
+    uint64_t end;
+    int rv = partlog_import(pl, units, n, &end);
+    if (rv)
+        return rv; /* nothing staged */
+    /* Written now (pending appends of this partition go first, as in a pass):
+     * a caller streaming a partition never holds more than one chunk. */
+    rv = partlog_write(pl);
+    if (rv) {
+        LOGE("store", "%s", partlog_errmsg(pl));
+        collect(st, sp, rv);
+    }
+    if (partlog_needs_sync(pl) && !sp->in_unsynced) {
+        sp->in_unsynced = true;
+        if (push(&st->unsynced, &st->n_unsynced, &st->cap_unsynced, sp))
+            sp->in_unsynced = false; /* the next append's pass syncs it */
+    }
+    check_visible(st, sp);
+    start_job(st);
+    run_callbacks(st);
+    return rv;
+}
+
+int store_make_durable(struct store *st)
+{
+    if (st->prepare_on)
+        prepare_cb(&st->prepare); /* the write pass now instead of before the poll */
+    int rv = 0;
+    for (uint32_t i = 0; i < st->n_unsynced && rv == 0; i++)
+        rv = partlog_datasync_now(st->unsynced[i]->pl);
+    for (uint32_t i = 0; i < st->n_job && rv == 0; i++)
+        rv = partlog_datasync_now(st->job[i]->pl);
+    return rv;
+}

@@ -72,6 +72,22 @@ int store_append(struct store *st, struct partlog *pl, const struct record_msg *
                  const struct partlog_append_info *info, struct store_append_req *req, store_append_cb cb,
                  uint64_t *first_offset);
 
+/* Write units copied verbatim from another replica (partlog_import) into pl
+ * now, on the calling thread: one pwrite, no sync. Their sync is queued like
+ * any write (partlog_synced_offset tells when it is durable), so a caller
+ * that blocks the loop streams a partition to disk without holding it in
+ * RAM. TERN_E_CORRUPT (chunk refused, nothing written), TERN_E_CLOSED, or a
+ * write error (the partition end rolls back; pending appends fail). */
+int store_import(struct store *st, struct partlog *pl, const uint8_t *units, size_t n);
+
+/* Write every pending append now and fdatasync every partition holding
+ * unsynced bytes, blocking the calling (loop) thread: afterwards everything
+ * appended so far is durable. Callbacks still fire from the regular sync
+ * job. For raft snapshots, which may cover only durable state (about one
+ * fdatasync per dirty partition per snapshot). Returns 0 or the first
+ * error (a failed write fails its appends as a write pass would). */
+int store_make_durable(struct store *st);
+
 /* Physical offsets: phys = (partition_id << 44) | logical_offset, a
  * non-negative Java long for partition_id < 2^19 and offset < 2^44. */
 #define STORE_PHYS_OFFSET_BITS 44

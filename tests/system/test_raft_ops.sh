@@ -50,7 +50,7 @@ start_member() {
   local i=$1
   "$BIN/tern-broker" --set brokerName=$GROUP --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 \
     --set brokerIP1=127.0.0.1 --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" \
-    --set diskMinFreeBytes=0 --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" \
+    --set diskMinFreeBytes=0 --set raftSnapshotBytes=16k --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" \
     --set "raftPeers=$PEERS" >>"$TMP/b$i.log" 2>&1 &
   BPID[$i]=$!
   FIXTURE_PIDS+=("${BPID[$i]}")
@@ -208,6 +208,10 @@ acked="$(stream_acked t3)"
 check "member 4 joined during a running stream ($at_op of 4000 acknowledged before)" test "$at_op" -gt 0 -a "$at_op" -lt 4000
 check "sends kept working while member 4 joined ($acked of 4000)" test "$acked" = 4000
 check "member 4 caught up: all four members hold byte-identical partitions" identical 1 2 3 4
+# raftSnapshotBytes=16k: the leader's log was compacted long before member 4
+# joined, so it was sent a snapshot and fetched the partitions (REPLICATION.md §7).
+check "member 4 joined after log compaction: snapshot installed, partitions fetched" \
+  grep -q "catch-up done" "$TMP/b4.log"
 check "member 4 registered with the name server as brokerId 4" \
   bash -c "timeout 10 $TERN cluster | awk '\$1 == \"DefaultCluster\" && \$3 == 4 && \$5 == \"127.0.0.1:${BPORT[4]}\" { ok = 1 } END { exit !ok }'"
 
