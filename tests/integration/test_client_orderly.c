@@ -147,7 +147,11 @@ static int orderly_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
     assert_int_equal(n, 1);
     size_t len;
     const char *body = tern_msg_body(msgs[0], &len);
-    int v = atoi(body + 2); /* "m-<n>" */
+    char text[16];
+    assert_true(len > 2 && len < sizeof text);
+    memcpy(text, body, len);
+    text[len] = '\0';
+    int v = atoi(text + 2); /* "m-<n>" */
     if (v == 3) {
         int64_t now = clock_mono_ms();
         if (st->attempts_of_3++ == 0)
@@ -266,11 +270,108 @@ static void test_orderly_consumer_locks_and_retries_in_place(void **state)
     rpcsync_close(&other);
 }
 
+/* ---- a message that always fails: in-place retries, then the dead-letter queue ---- */
+
+struct dlq_state {
+    int attempts_of_2;
+    int delivered_after; /* deliveries of m-3 */
+};
+
+static int always_fail_2_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
+{
+    struct dlq_state *st = arg;
+    assert_int_equal(n, 1);
+    size_t len;
+    const char *body = tern_msg_body(msgs[0], &len);
+    if (len == 3 && memcmp(body, "m-2", 3) == 0) {
+        st->attempts_of_2++;
+        return TERN_CONSUME_RETRY_LATER;
+    }
+    if (len == 3 && memcmp(body, "m-3", 3) == 0)
+        st->delivered_after++;
+    return TERN_CONSUME_SUCCESS;
+}
+
+static bool moved_on(void *arg)
+{
+    struct dlq_state *st = arg;
+    return st->delivered_after > 0;
+}
+
+static void test_orderly_exhausted_retries_go_to_dead_letter(void **state)
+{
+    (void)state;
+    struct tern_sync *s = open_sync();
+    struct tern_topic_opts to = {.topic = "DlqT", .read_queues = 1, .write_queues = 1};
+    assert_int_equal(tern_sync_create_topic(s, &to), 0);
+    struct tern_producer_opts po;
+    tern_producer_opts_init(&po);
+    po.group = "pg-orderly";
+    struct tern_producer *p;
+    assert_int_equal(tern_sync_producer(s, &po, &p), 0);
+    for (int i = 1; i <= 3; i++) {
+        char body[16];
+        snprintf(body, sizeof body, "m-%d", i);
+        struct tern_send_msg m = {.topic = "DlqT", .body = body, .body_len = strlen(body), .sharding_key = "k"};
+        struct tern_send_result res;
+        int64_t deadline = clock_mono_ms() + 15000;
+        int rv;
+        while ((rv = tern_sync_send(s, p, &m, &res)) != 0 && clock_mono_ms() < deadline)
+            tern_sync_run(s, 200);
+        assert_int_equal(rv, 0);
+    }
+    tern_sync_close(s);
+
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct tern_client_opts o = client_opts();
+    o.instance_name = "orderly-dlq";
+    struct tern_client *c;
+    assert_int_equal(tern_client_new(&loop, &o, &c, NULL), 0);
+    struct dlq_state st = {0};
+    struct tern_consumer_opts co;
+    tern_consumer_opts_init(&co);
+    co.group = "og-dlq";
+    co.topic = "DlqT";
+    co.from = TERN_FROM_FIRST;
+    co.orderly = true;
+    co.retry_delay_ms = 200;
+    co.max_reconsume_times = 2;
+    co.cb = always_fail_2_cb;
+    co.arg = &st;
+    struct tern_consumer *cons;
+    assert_int_equal(tern_consumer_new(c, &co, &cons), 0);
+    bool moved = run_loop_until(&loop, moved_on, &st, 6000);
+    /* 1 attempt + 2 retries in place, then no more deliveries of it. */
+    assert_int_equal(st.attempts_of_2, 3);
+    if (moved) {
+        /* The broker took it (CONSUMER_SEND_MSG_BACK): the queue moved on and
+         * the message sits in the group's dead-letter topic. */
+        struct tern_sync *s2 = open_sync();
+        const struct tern_route *r = NULL;
+        assert_int_equal(tern_sync_topic_route(s2, "%DLQ%og-dlq", &r), 0);
+        tern_sync_close(s2);
+        print_message("dead-letter send-back accepted by the broker\n");
+    } else {
+        /* A broker without CONSUMER_SEND_MSG_BACK refuses the send-back: the
+         * queue must not skip the message (nothing after it is delivered). */
+        assert_int_equal(st.delivered_after, 0);
+        print_message("broker refused the dead-letter send-back: queue held at the failed message\n");
+    }
+    closed_n = 0;
+    tern_consumer_close(cons, closed, NULL);
+    assert_true(run_loop_until(&loop, is_closed, NULL, 15000));
+    tern_client_close(c, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_clients_contend),
         cmocka_unit_test(test_orderly_consumer_locks_and_retries_in_place),
+        cmocka_unit_test(test_orderly_exhausted_retries_go_to_dead_letter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
