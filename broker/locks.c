@@ -300,6 +300,8 @@ static void respond_result(struct broker *b, struct rpc_conn *rc, const struct r
             rpc_reply_drop(reply);
         return;
     }
+    if (remoting_is_oneway(req))
+        return;
     if (code != CODES_RESP_SUCCESS || b->body.len == 0) {
         broker_respond_error(b, rc, req, code, remark);
         return;

@@ -46,6 +46,7 @@ struct cqueue {
     uint64_t lock_gen;  /* lock request that last asked for this queue; 0 never */
     int attempts;       /* failed deliveries of the current batch */
     size_t sb_next, sb_end; /* messages [sb_next, sb_end) of pending to dead-letter */
+    bool sb_refused;        /* the broker refused a send-back of this batch (logged once) */
     struct cqueue *next;
 };
 

@@ -211,6 +211,7 @@ bool orderly_consumed(struct cqueue *q, int rv, size_t k)
     LOGW("client", "consumer %s: queue %s/%d: %zu message(s) failed %d times, sending to the dead-letter queue",
          cons->group, q->broker, q->qid, k, q->attempts);
     q->state = CQ_SENDBACK;
+    q->sb_refused = false;
     q->sb_next = q->pending->next;
     q->sb_end = q->pending->next + k;
     q->due = clock_mono_ms();
@@ -231,9 +232,14 @@ static void sendback_done(int status, const char *errmsg, struct remoting_cmd *r
     if (cons->closing || q->state != CQ_SENDBACK)
         return;
     if (status != 0 || resp->code != CODES_RESP_SUCCESS) {
-        LOGW("client", "consumer %s: queue %s/%d: dead-letter send-back: %s%.*s; retrying", cons->group, q->broker,
+        if (q->sb_refused) {
+            q->due = clock_mono_ms() + cons->retry_delay_ms;
+            return;
+        }
+        q->sb_refused = true;
+        LOGW("client", "consumer %s: queue %s/%d: dead-letter send-back: %s%.*s; retrying every %lld ms", cons->group, q->broker,
              q->qid, status ? errmsg : "refused: ", status ? 0 : (int)resp->remark.len,
-             status ? "" : resp->remark.p ? resp->remark.p : "");
+             status ? "" : resp->remark.p ? resp->remark.p : "", (long long)cons->retry_delay_ms);
         q->due = clock_mono_ms() + cons->retry_delay_ms;
         return;
     }
