@@ -142,6 +142,9 @@ void cqueue_reset(struct cqueue *q);
 void orderly_tick(struct tern_consumer *cons, int64_t now);
 /* May q pull and deliver now (its lock is valid)? */
 bool orderly_may_consume(const struct cqueue *q, int64_t now);
+/* A request to a broker failed or the route names no leader: renew the
+ * locks and refresh the route soon. */
+void orderly_broker_trouble(struct tern_consumer *cons);
 /* Release q's lock (oneway), after its offset commit was sent. */
 void orderly_unlock(struct cqueue *q);
 /* After the callback answered rv for the k messages at pending->next:

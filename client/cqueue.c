@@ -323,6 +323,8 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
         return;
     if (status != 0) {
         LOGD("client", "queue %s/%d: pull: %s", q->broker, q->qid, errmsg);
+        if (cons->orderly && status != TERN_E_TIMEOUT)
+            orderly_broker_trouble(cons);
         pause_for(q, status == TERN_E_TIMEOUT ? 0 : CQ_ERROR_PAUSE_MS);
         return;
     }
@@ -402,6 +404,8 @@ static void pull(struct cqueue *q)
         return; /* the tick pulls once the lock is ours */
     const char *addr = master(q);
     if (!addr) {
+        if (cons->orderly)
+            orderly_broker_trouble(cons);
         pause_for(q, CQ_ERROR_PAUSE_MS);
         return;
     }

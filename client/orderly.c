@@ -59,6 +59,14 @@ static void lock_retry_soon(struct tern_consumer *cons, int64_t now)
         cons->next_lock = now + ORDERLY_LOCK_RETRY_MS;
 }
 
+/* The broker group may have a new leader (or the route none yet): rebalance
+ * soon, which fetches the route again once it is 2 s old. */
+static void route_refresh_soon(struct tern_consumer *cons, int64_t now)
+{
+    if (cons->next_rebalance > now + ORDERLY_LOCK_RETRY_MS)
+        cons->next_rebalance = now + ORDERLY_LOCK_RETRY_MS;
+}
+
 static void lock_done(int status, const char *errmsg, struct remoting_cmd *resp, void *arg)
 {
     struct lockcall *lc = arg;
@@ -85,8 +93,7 @@ static void lock_done(int status, const char *errmsg, struct remoting_cmd *resp,
         /* Keep what we hold until it lapses; ask again (maybe at a new
          * leader: the rebalance refreshes the route). */
         lock_retry_soon(cons, now);
-        if (cons->next_rebalance > now + ORDERLY_LOCK_RETRY_MS)
-            cons->next_rebalance = now + ORDERLY_LOCK_RETRY_MS;
+        route_refresh_soon(cons, now);
         buf_free(&arena);
         free(lc);
         return;
@@ -147,6 +154,8 @@ fail:
     free(lc);
     buf_free(&body);
     lock_retry_soon(cons, now);
+    if (!addr)
+        route_refresh_soon(cons, now); /* no leader in the route (yet) */
 }
 
 void orderly_tick(struct tern_consumer *cons, int64_t now)
@@ -168,6 +177,13 @@ void orderly_tick(struct tern_consumer *cons, int64_t now)
         }
         lock_broker(cons, broker, mqs, n, now);
     }
+}
+
+void orderly_broker_trouble(struct tern_consumer *cons)
+{
+    int64_t now = clock_mono_ms();
+    lock_retry_soon(cons, now);
+    route_refresh_soon(cons, now);
 }
 
 void orderly_unlock(struct cqueue *q)
