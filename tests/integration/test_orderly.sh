@@ -5,7 +5,7 @@
 # consumer (`tern consume --orderly`) starts alone and owns all 8 queues; a
 # second member joins mid-stream and the first must release half its queues
 # within 5 s (NOTIFY_CONSUMER_IDS_CHANGED, not the 20 s timer); a third joins
-# later. The checker (orderly_check.awk) asserts: every acknowledged message
+# later (the same join reaction is then measured for a plain group). The checker (orderly_check.awk) asserts: every acknowledged message
 # consumed, per-key order within each consumer, and - with no failure
 # injected - no rewind and no duplicate (the offset commit precedes the
 # unlock, so the next owner starts exactly after the last delivery).
@@ -92,4 +92,30 @@ check "per-key order holds within every consumer" grep -q "violations=0 " <<<"$r
 check "no rewind and no duplicate without failures" grep -q "rewinds=0 duplicates=0 " <<<"$result"
 check "nothing delivered that was not acknowledged" grep -q "unknown=0 " <<<"$result"
 check "all three members consumed something" test -s "$TMP/c2.json" -a -s "$TMP/c3.json"
+
+# The same reaction for a plain (clustering, not orderly) group.
+plain() {
+  TERN_LOG=info t_run 60 "$TERN" consume --topic "$TOPIC" --group plain --from first --idle-exit 4 \
+    >/dev/null 2>"$TMP/p$1.log" &
+  PLAIN[$1]=$!
+}
+declare -a PLAIN
+plain 1
+for _ in $(seq 1 100); do
+  [ "$(count acquired "$TMP/p1.log")" -ge 8 ] && break
+  sleep 0.1
+done
+t0=$(now_ms)
+plain 2
+released=0
+for _ in $(seq 1 100); do
+  released=$(count released "$TMP/p1.log")
+  [ "$released" -ge 4 ] && break
+  sleep 0.05
+done
+t1=$(now_ms)
+echo "# plain group: first member released $released queues $((t1 - t0)) ms after the second started"
+check "a plain group's first member also releases half its queues within 5 s ($((t1 - t0)) ms)" \
+  test "$released" -ge 4 -a $((t1 - t0)) -lt 5000
+wait "${PLAIN[1]}" "${PLAIN[2]}"
 fixture_finish
