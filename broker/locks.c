@@ -148,7 +148,9 @@ static void put_le16(struct buf *out, uint16_t v)
 int locks_encode(struct buf *out, int type, const struct lockbody_req *req, int64_t now_ms)
 {
     size_t gl = strlen(req->consumer_group), cl = strlen(req->client_id);
-    if (gl == 0 || gl >= LOCKS_NAME_MAX || cl == 0 || cl >= LOCKS_NAME_MAX || req->mq_count > LOCKS_MAX_MQS)
+    /* 0x01 separates the table key's parts: refuse it in names. */
+    if (gl == 0 || gl >= LOCKS_NAME_MAX || cl == 0 || cl >= LOCKS_NAME_MAX || req->mq_count > LOCKS_MAX_MQS ||
+        memchr(req->consumer_group, 1, gl))
         return TERN_E_INVAL;
     buf_append_u8(out, (uint8_t)type);
     buf_append_u8(out, 0);
@@ -160,7 +162,7 @@ int locks_encode(struct buf *out, int type, const struct lockbody_req *req, int6
     buf_append(out, req->client_id, cl);
     for (size_t i = 0; i < req->mq_count; i++) {
         size_t tl = strlen(req->mqs[i].topic);
-        if (tl == 0 || tl >= LOCKS_NAME_MAX)
+        if (tl == 0 || tl >= LOCKS_NAME_MAX || memchr(req->mqs[i].topic, 1, tl))
             return TERN_E_INVAL;
         put_le16(out, (uint16_t)tl);
         buf_append_le32(out, (uint32_t)req->mqs[i].queue_id);
@@ -338,7 +340,7 @@ void locks_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *re
     int rv = locks_encode(&b->cmd, type, &lr, clock_now_ms());
     if (rv) {
         broker_respond_error(b, rc, req, rv == TERN_E_INVAL ? CODES_RESP_INVALID_PARAMETER : CODES_RESP_SYSTEM_ERROR,
-                             rv == TERN_E_INVAL ? "lock: group, clientId or topic empty or too long, or too many queues"
+                             rv == TERN_E_INVAL ? "lock: group, clientId or topic empty, too long or with a 0x01 byte, or too many queues"
                                                 : tern_strerror(rv));
         return;
     }

@@ -140,6 +140,10 @@ static void test_command(void **state)
     struct lockbody_req bad = {"", "A", true, mqs, 1};
     buf_reset(&cmd);
     assert_int_equal(locks_encode(&cmd, FSM_CMD_LOCK, &bad, T0), TERN_E_INVAL);
+    struct lockbody_mq sep = {"a\x01" "b", "bk", 0};
+    struct lockbody_req bad2 = {"grp", "A", true, &sep, 1};
+    buf_reset(&cmd);
+    assert_int_equal(locks_encode(&cmd, FSM_CMD_LOCK, &bad2, T0), TERN_E_INVAL);
     buf_free(&cmd);
     locks_free(&b);
 }
