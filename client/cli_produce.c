@@ -455,8 +455,8 @@ int cli_produce_main(int argc, char **argv)
     struct cli_opt opts[] = {
         {"namesrv", "ADDR", "name server (default $TERN_NAMESRV or " CLI_DEFAULT_NAMESRV ")", NULL},
         {"topic", "T", "topic (required)", NULL},
-        {"key", "K", "sharding key of every message: the queue is hash(K) mod writable queues, so one\n"
-                     "key's messages stay in order; also the KEYS property unless --keys is given", NULL},
+        {"key", "K", "sharding key of every message (queue = hash(K) mod writable queues, so one key's "
+                     "messages keep their order); also the KEYS property unless --keys is given", NULL},
         {"keys", "KEYS", "KEYS property only (space separates several keys; no queue choice)", NULL},
         {"tag", "TAG", "TAGS property of every message", NULL},
         {"count", "N", "send N generated messages instead of reading stdin", NULL},
