@@ -54,6 +54,7 @@ struct broker {
     struct msgindex *msgindex; /* message keys for QUERY_MESSAGE (msgindex.c) */
     struct txn *txn; /* transactional half messages (txn.c) */
     struct locktab *locks; /* orderly consumers' queue locks (locks.c) */
+    int64_t locks_blind_until; /* no lock granted before this (locks.c, snapshots) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/locks.h"
 #include "broker/replica.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
@@ -68,7 +69,9 @@ static int snapshot_cb(void *arg, struct buf *out)
     offsets_flush(b);
     if (txn_flush(b) != 0)
         return TERN_E_IO; /* the log still holds the transactions */
-    buf_append_str(out, "{\"format\":1}");
+    buf_append_str(out, "{\"format\":1,\"locks\":");
+    locks_snapshot(b, out); /* queue locks live only in the log and here */
+    buf_append_str(out, "}");
     return out->err;
 }
 
@@ -84,13 +87,11 @@ static int durable_cb(void *arg, uint64_t *index)
 
 static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
 {
-    (void)arg;
-    (void)buf;
-    (void)len;
     /* The member's own snapshot at start-up: its tables and partitions are
      * on disk already. A leader's snapshot for a far-behind member would need
      * a segment fetch, which is not built yet (REPLICATION.md §4). */
     LOGI("broker", "raft snapshot at index %llu (metadata only)", (unsigned long long)index);
+    locks_restore(arg, (const char *)buf, len); /* lock commands before it are gone */
     return 0;
 }
 

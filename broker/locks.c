@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <uthash.h>
 
 #include "broker/broker.h"
@@ -26,6 +27,7 @@
 #include "src/cursor.h"
 #include "src/endian.h"
 #include "src/errmsg.h"
+#include "src/jsonw.h"
 #include "src/log.h"
 #include "tern/error.h"
 
@@ -37,6 +39,7 @@ struct lockent {
     char *key; /* group \x01 topic \x01 queue id */
     char client[LOCKS_NAME_MAX];
     int64_t last_ms; /* time of the last grant or renewal */
+    int64_t since_ms; /* time of the grant that began the current hold */
     UT_hash_handle hh;
 };
 
@@ -94,8 +97,10 @@ bool locktab_lock(struct locktab *t, const char *group, const char *topic, int32
     if (e) {
         if (strcmp(e->client, client) != 0 && !expired(e, now_ms))
             return false;
-        if (strcmp(e->client, client) != 0)
+        if (strcmp(e->client, client) != 0) {
             LOGI("broker", "lock %s/%s/%d: %s expired, now held by %s", group, topic, (int)qid, e->client, client);
+            e->since_ms = now_ms;
+        }
         snprintf(e->client, sizeof e->client, "%s", client);
         /* Commands apply in log order; never move the stamp backwards. */
         if (now_ms > e->last_ms)
@@ -110,6 +115,7 @@ bool locktab_lock(struct locktab *t, const char *group, const char *topic, int32
     }
     snprintf(e->client, sizeof e->client, "%s", client);
     e->last_ms = now_ms;
+    e->since_ms = now_ms;
     HASH_ADD_KEYPTR(hh, t->map, e->key, (size_t)n, e);
     return true;
 }
@@ -129,6 +135,13 @@ bool locktab_held(const struct locktab *t, const char *group, const char *topic,
 {
     const struct lockent *e = find(t, group, topic, qid);
     return e && strcmp(e->client, client) == 0 && !expired(e, now_ms);
+}
+
+int64_t locktab_since(const struct locktab *t, const char *group, const char *topic, int32_t qid,
+                      const char *client)
+{
+    const struct lockent *e = find(t, group, topic, qid);
+    return e && strcmp(e->client, client) == 0 ? e->since_ms : -1;
 }
 
 size_t locktab_count(const struct locktab *t)
@@ -258,8 +271,7 @@ struct lockwait {
     uint8_t cmd[]; /* the command, to build the answer from */
 };
 
-/* Answer a LOCK with the command's queues the client holds now. */
-static int answer_body(struct broker *b, const uint8_t *cmd, size_t len, struct buf *out)
+int locks_answer(struct broker *b, const uint8_t *cmd, size_t len, struct buf *out)
 {
     struct lockcmd lc;
     if (cmd_decode(cmd, len, &lc) != 0)
@@ -275,6 +287,9 @@ static int answer_body(struct broker *b, const uint8_t *cmd, size_t len, struct 
             rv = TERN_E_MALFORMED;
             break;
         }
+        /* Blind (restored from a snapshot without locks): grant nothing. */
+        if (lc.now_ms < b->locks_blind_until)
+            continue;
         if (locktab_held(b->locks, lc.group, topic, qid, lc.client, lc.now_ms))
             ok[n++] = (struct lockbody_mq){topic, b->conf.name, qid};
     }
@@ -289,7 +304,7 @@ static void respond_result(struct broker *b, struct rpc_conn *rc, const struct r
                            struct rpc_reply *reply, int code, const char *remark, const uint8_t *cmd, size_t len)
 {
     buf_reset(&b->body);
-    if (code == CODES_RESP_SUCCESS && cmd[0] == FSM_CMD_LOCK && answer_body(b, cmd, len, &b->body) != 0) {
+    if (code == CODES_RESP_SUCCESS && cmd[0] == FSM_CMD_LOCK && locks_answer(b, cmd, len, &b->body) != 0) {
         code = CODES_RESP_SYSTEM_ERROR;
         remark = "lock answer: out of memory";
         buf_reset(&b->body);
@@ -375,6 +390,87 @@ int locks_init(struct broker *b)
 {
     b->locks = locktab_new();
     return b->locks ? 0 : TERN_E_NOMEM;
+}
+
+/* ---- snapshots ------------------------------------------------------------------- */
+
+int locks_snapshot(struct broker *b, struct buf *out)
+{
+    struct jsonw w;
+    jsonw_init(&w, out);
+    jsonw_arr_begin(&w);
+    struct lockent *e, *tmp;
+    HASH_ITER(hh, b->locks->map, e, tmp)
+    {
+        jsonw_obj_begin(&w);
+        jsonw_kv_str(&w, "k", e->key);
+        jsonw_kv_str(&w, "c", e->client);
+        jsonw_kv_int(&w, "l", e->last_ms);
+        jsonw_kv_int(&w, "s", e->since_ms);
+        jsonw_obj_end(&w);
+    }
+    jsonw_arr_end(&w);
+    return out->err;
+}
+
+static void go_blind(struct broker *b, const char *why)
+{
+    b->locks_blind_until = clock_now_ms() + LOCKS_EXPIRE_MS;
+    LOGW("broker", "queue locks: %s; no lock granted for %d s", why, LOCKS_EXPIRE_MS / 1000);
+}
+
+static int restore_entry(struct locktab *t, json_t *o)
+{
+    const char *key = json_string_value(json_object_get(o, "k"));
+    const char *client = json_string_value(json_object_get(o, "c"));
+    json_t *l = json_object_get(o, "l"), *since = json_object_get(o, "s");
+    if (!key || !client || !json_is_integer(l) || !json_is_integer(since) || !*key ||
+        strlen(key) >= 2 * LOCKS_NAME_MAX + 16 || !*client || strlen(client) >= LOCKS_NAME_MAX)
+        return TERN_E_CORRUPT;
+    struct lockent *e = NULL;
+    HASH_FIND(hh, t->map, key, strlen(key), e);
+    if (e)
+        return TERN_E_CORRUPT;
+    if (!(e = calloc(1, sizeof *e)) || !(e->key = strdup(key))) {
+        free(e);
+        return TERN_E_NOMEM;
+    }
+    snprintf(e->client, sizeof e->client, "%s", client);
+    e->last_ms = json_integer_value(l);
+    e->since_ms = json_integer_value(since);
+    HASH_ADD_KEYPTR(hh, t->map, e->key, strlen(e->key), e);
+    return 0;
+}
+
+void locks_restore(struct broker *b, const char *json, size_t len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    json_t *arr = root ? json_object_get(root, "locks") : NULL;
+    if (!json_is_array(arr)) {
+        go_blind(b, root ? "snapshot without a lock table" : "snapshot is not JSON");
+        json_decref(root);
+        return;
+    }
+    struct locktab *t = locktab_new();
+    int rv = t ? 0 : TERN_E_NOMEM;
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        if (rv == 0)
+            rv = json_is_object(o) ? restore_entry(t, o) : TERN_E_CORRUPT;
+    }
+    json_decref(root);
+    if (rv) {
+        locktab_free(t);
+        go_blind(b, rv == TERN_E_NOMEM ? "out of memory restoring the lock table"
+                                       : "snapshot lock table is corrupt");
+        return;
+    }
+    locktab_free(b->locks);
+    b->locks = t;
+    LOGI("broker", "queue locks: %zu restored from the snapshot", locktab_count(t));
 }
 
 void locks_free(struct broker *b)

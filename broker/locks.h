@@ -40,6 +40,10 @@ void locktab_unlock(struct locktab *t, const char *group, const char *topic, int
 /* Does client hold the queue at now_ms (not expired)? */
 bool locktab_held(const struct locktab *t, const char *group, const char *topic, int32_t qid, const char *client,
                   int64_t now_ms);
+/* Command time at which client's current hold of the queue began (its first
+ * grant, renewals keep it), or -1 if client does not hold it. */
+int64_t locktab_since(const struct locktab *t, const char *group, const char *topic, int32_t qid,
+                      const char *client);
 /* Entries in the table (expired ones included until touched). */
 size_t locktab_count(const struct locktab *t);
 
@@ -47,6 +51,14 @@ size_t locktab_count(const struct locktab *t);
 int locks_init(struct broker *b);
 void locks_free(struct broker *b);
 void locks_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+/* Raft snapshots carry the table (lock commands before the snapshot index
+ * are compacted away): append it as a JSON array to out. */
+int locks_snapshot(struct broker *b, struct buf *out);
+/* Restore from a snapshot's JSON ({"locks":[...], ...}). A snapshot without
+ * a lock table (older format) or with a corrupt one leaves this member
+ * "blind": for LOCKS_EXPIRE_MS it answers no LOCK as granted (any hold it
+ * lost has expired by then), logged. Never fails. */
+void locks_restore(struct broker *b, const char *json, size_t len);
 
 /* FSM command (fsm.c dispatches types FSM_CMD_LOCK and FSM_CMD_UNLOCK here):
  *   u8 type | u8 0 | u16 group length | u16 client length | u16 queue count |
@@ -56,5 +68,9 @@ struct lockbody_req;
 int locks_encode(struct buf *out, int type, const struct lockbody_req *req, int64_t now_ms);
 /* Apply a LOCK/UNLOCK command to b's table. Returns 0 or TERN_E_MALFORMED. */
 int locks_apply(struct broker *b, const uint8_t *cmd, size_t len);
+/* The answer to an applied LOCK command: {"lockOKMQSet":[...]} with the
+ * command's queues its client holds at the command's time (brokerName: this
+ * broker). Returns 0, TERN_E_MALFORMED or TERN_E_NOMEM. */
+int locks_answer(struct broker *b, const uint8_t *cmd, size_t len, struct buf *out);
 
 #endif

@@ -148,6 +148,115 @@ static void test_command(void **state)
     locks_free(&b);
 }
 
+static void test_since(void **state)
+{
+    (void)state;
+    struct locktab *t = locktab_new();
+    assert_true(locktab_lock(t, "g", "T", 0, "A", 100));
+    assert_true(locktab_lock(t, "g", "T", 0, "A", 20100)); /* renewal keeps the start */
+    assert_int_equal(locktab_since(t, "g", "T", 0, "A"), 100);
+    assert_int_equal(locktab_since(t, "g", "T", 0, "B"), -1);
+    assert_true(locktab_lock(t, "g", "T", 0, "B", 20100 + LOCKS_EXPIRE_MS + 1));
+    assert_int_equal(locktab_since(t, "g", "T", 0, "B"), 20100 + LOCKS_EXPIRE_MS + 1);
+    locktab_free(t);
+}
+
+static unsigned answer_mask(struct broker *b, const struct buf *cmd)
+{
+    struct buf out, arena;
+    buf_init(&out);
+    buf_init(&arena);
+    assert_int_equal(locks_answer(b, cmd->data, cmd->len, &out), 0);
+    struct lockbody_mq *ok;
+    size_t n;
+    char err[256];
+    assert_int_equal(lockbody_ok_decode((const char *)out.data, out.len, &ok, &n, &arena, err), 0);
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(ok[i].broker_name, "bk");
+        mask |= 1u << ok[i].queue_id;
+    }
+    buf_free(&out);
+    buf_free(&arena);
+    return mask;
+}
+
+/* Raft snapshots carry the table: a member restored from one answers like
+ * the member that took it. */
+static void test_snapshot_roundtrip(void **state)
+{
+    (void)state;
+    struct broker a, r;
+    memset(&a, 0, sizeof a);
+    memset(&r, 0, sizeof r);
+    snprintf(a.conf.name, sizeof a.conf.name, "bk");
+    snprintf(r.conf.name, sizeof r.conf.name, "bk");
+    assert_int_equal(locks_init(&a), 0);
+    assert_int_equal(locks_init(&r), 0);
+    struct buf cmd, snap;
+    buf_init(&cmd);
+    buf_init(&snap);
+    struct lockbody_mq q01[] = {{"T", "bk", 0}, {"T", "bk", 1}}, q12[] = {{"T", "bk", 1}, {"T", "bk", 2}};
+    encode(&cmd, FSM_CMD_LOCK, "A", q01, 2, T0);
+    assert_int_equal(locks_apply(&a, cmd.data, cmd.len), 0);
+    encode(&cmd, FSM_CMD_LOCK, "A", q01, 2, T0 + 20000); /* a renewal: since stays T0 */
+    assert_int_equal(locks_apply(&a, cmd.data, cmd.len), 0);
+    buf_append_str(&snap, "{\"format\":1,\"locks\":");
+    assert_int_equal(locks_snapshot(&a, &snap), 0);
+    buf_append_str(&snap, "}");
+    locks_restore(&r, (const char *)snap.data, snap.len);
+    assert_int_equal(locktab_count(r.locks), 2);
+    assert_int_equal(locktab_since(r.locks, "grp", "T", 1, "A"), T0);
+    /* The same later command gives the same answer on both. */
+    encode(&cmd, FSM_CMD_LOCK, "B", q12, 2, T0 + 30000);
+    assert_int_equal(locks_apply(&a, cmd.data, cmd.len), 0);
+    assert_int_equal(locks_apply(&r, cmd.data, cmd.len), 0);
+    assert_int_equal(answer_mask(&a, &cmd), 0x4);
+    assert_int_equal(answer_mask(&r, &cmd), 0x4);
+    encode(&cmd, FSM_CMD_LOCK, "B", q12, 2, T0 + 20000 + LOCKS_EXPIRE_MS + 1); /* A's expired */
+    assert_int_equal(locks_apply(&r, cmd.data, cmd.len), 0);
+    assert_int_equal(answer_mask(&r, &cmd), 0x6);
+    buf_free(&cmd);
+    buf_free(&snap);
+    locks_free(&a);
+    locks_free(&r);
+}
+
+/* A snapshot without a lock table (older format) or with a corrupt one:
+ * nothing is granted for 60 s (a lost hold has expired by then). */
+static void test_blind_after_snapshot_without_locks(void **state)
+{
+    (void)state;
+    static const char *const snaps[] = {
+        "{\"format\":1}",
+        "{\"format\":1,\"locks\":[{\"k\":\"x\",\"c\":\"A\",\"l\":\"soon\",\"s\":1}]}",
+        "{\"format\":1,\"locks\":[7]}",
+        "not json at all",
+    };
+    for (size_t k = 0; k < sizeof snaps / sizeof snaps[0]; k++) {
+        struct broker b;
+        memset(&b, 0, sizeof b);
+        snprintf(b.conf.name, sizeof b.conf.name, "bk");
+        assert_int_equal(locks_init(&b), 0);
+        struct buf cmd;
+        buf_init(&cmd);
+        struct lockbody_mq q01[] = {{"T", "bk", 0}, {"T", "bk", 1}};
+        at(5000);
+        locks_restore(&b, snaps[k], strlen(snaps[k]));
+        encode(&cmd, FSM_CMD_LOCK, "A", q01, 2, at(6000));
+        assert_int_equal(locks_apply(&b, cmd.data, cmd.len), 0);
+        assert_int_equal(answer_mask(&b, &cmd), 0x0);
+        /* The table changed as on every member; after the window it answers. */
+        assert_true(locktab_held(b.locks, "grp", "T", 1, "A", T0 + 6000));
+        encode(&cmd, FSM_CMD_LOCK, "A", q01, 2, at(5000 + LOCKS_EXPIRE_MS));
+        assert_int_equal(locks_apply(&b, cmd.data, cmd.len), 0);
+        assert_int_equal(answer_mask(&b, &cmd), 0x3);
+        buf_free(&cmd);
+        locks_free(&b);
+    }
+    clock_set_fake_ms(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +264,9 @@ int main(void)
         cmocka_unit_test(test_renewal),
         cmocka_unit_test(test_unlock_and_independence),
         cmocka_unit_test(test_command),
+        cmocka_unit_test(test_since),
+        cmocka_unit_test(test_snapshot_roundtrip),
+        cmocka_unit_test(test_blind_after_snapshot_without_locks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
