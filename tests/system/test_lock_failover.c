@@ -1,5 +1,5 @@
 /* System: queue locks survive a kill -9 of the leader of a 3-member Raft broker
- * group (broker/REPLICATION.md §6). Client A locks two queues at the leader;
+ * group (broker/REPLICATION.md §7). Client A locks two queues at the leader;
  * the leader is killed; at the new leader client B still cannot take A's
  * queues (only a free one), A's renewal is granted, and after A releases a
  * queue B gets it. With RocketMQ's in-memory table B would get all three. */
