@@ -17,6 +17,7 @@
 #include "broker/groupadmin.h"
 #include "broker/grouprepl.h"
 #include "broker/msgindex.h"
+#include "broker/locks.h"
 #include "broker/segfetch.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
@@ -122,6 +123,10 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
     case CODES_REQ_UNREGISTER_CLIENT:
     case CODES_REQ_GET_CONSUMER_LIST_BY_GROUP:
         clients_handle(b, rc, req);
+        break;
+    case CODES_REQ_LOCK_BATCH_MQ:
+    case CODES_REQ_UNLOCK_BATCH_MQ:
+        locks_handle(b, rc, req);
         break;
     case CODES_REQ_UPDATE_AND_CREATE_TOPIC:
         handle_create_topic(b, rc, req);
@@ -382,7 +387,7 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
             return rv;
     }
     b->topics = calloc(1, sizeof *b->topics);
-    if (!b->topics || fsm_init(b) != 0)
+    if (!b->topics || fsm_init(b) != 0 || locks_init(b) != 0)
         return TERN_E_NOMEM;
     rv = txn_init(b); /* before replication replays the log into it */
     if (rv) {
@@ -450,6 +455,7 @@ static void finish_close(struct broker *b)
     msgindex_close(b->msgindex);
     b->msgindex = NULL;
     fsm_free(b);
+    locks_free(b);
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);
     buf_free(&b->arena);

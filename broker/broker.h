@@ -34,6 +34,7 @@ struct grouprepl;
 struct acl;
 struct msgindex;
 struct txn;
+struct locktab;
 
 struct broker {
     uv_loop_t *loop;
@@ -52,6 +53,8 @@ struct broker {
     struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
     struct msgindex *msgindex; /* message keys for QUERY_MESSAGE (msgindex.c) */
     struct txn *txn; /* transactional half messages (txn.c) */
+    struct locktab *locks; /* orderly consumers' queue locks (locks.c) */
+    int64_t locks_blind_until; /* no lock granted before this (locks.c, snapshots) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */

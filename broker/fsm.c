@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/locks.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
 #include "protocol/message.h"
@@ -357,6 +358,9 @@ int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len,
     case FSM_CMD_TXN_END:
     case FSM_CMD_TXN_CHECK:
         return txn_apply(b, index, cmd, len, req, cb, res);
+    case FSM_CMD_LOCK:
+    case FSM_CMD_UNLOCK:
+        return locks_apply(b, cmd, len);
     default:
         LOGE("broker", "log position %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
         return TERN_E_MALFORMED;

@@ -34,6 +34,8 @@ struct broker;
 #define FSM_CMD_APPEND 1
 #define FSM_CMD_TOPIC 2
 #define FSM_CMD_OFFSET 3
+#define FSM_CMD_LOCK 30   /* queue locks: see broker/locks.h */
+#define FSM_CMD_UNLOCK 31
 #define FSM_APPEND_LZ4 0x1
 #define FSM_MAX_BATCH 4096
 

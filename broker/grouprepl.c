@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/locks.h"
 #include "broker/replica.h"
 #include "broker/segfetch.h"
 #include "broker/topics.h"
@@ -111,6 +112,7 @@ static int restore_cb(void *arg, uint64_t index, const uint8_t *buf, size_t len)
     /* Blocks the loop while partitions are fetched (REPLICATION.md §7). */
     int rv = segfetch_restore(b, index, buf, len, starting, b->conf.raft_catchup_ms, &st, err);
     if (rv == 0) {
+        locks_restore(b, (const char *)buf, len); /* lock commands before it are gone */
         if (st.partitions_fetched > 0) {
             LOGI("broker",
                  "catch-up done: snapshot at index %llu, %u partitions, %llu messages, %llu units, %llu bytes "

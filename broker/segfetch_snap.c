@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/locks.h"
 #include "broker/segfetch.h"
 #include "broker/topics.h"
 #include "src/clock.h"
@@ -89,6 +90,10 @@ int segfetch_snapshot_write(struct broker *b, struct buf *out)
     jsonw_arr_end(&w);
     jsonw_key(&w, "offsets");
     buf_append(out, ofs.data, ofs.len); /* consumer_offsets.json text, a JSON object */
+    w.after_key = false;
+    /* Queue locks live only in the log and here (broker/locks.h). */
+    jsonw_key(&w, "locks");
+    locks_snapshot(b, out);
     w.after_key = false;
     jsonw_obj_end(&w);
     rv = out->err;

@@ -187,10 +187,17 @@ int cli_consume_main(int argc, char **argv)
         {"max", "N", "exit after N messages", NULL},
         {"idle-exit", "SECONDS", "exit after SECONDS without a message", NULL},
         {"format", "FMT", "text (the body, default) or json (one object per line)", NULL},
+        {"orderly", NULL, "orderly: lock each owned queue on its broker and consume it strictly in order "
+                          "(per sharding key), retrying a failure in place", NULL},
+        {"broadcast", NULL, "broadcasting: receive every message of the topic whatever the group's other "
+                            "members do; offsets kept in a local file", NULL},
+        {"offsets-file", "PATH", "with --broadcast: the offsets file (default ./tern-offsets-<group>.txt); "
+                                 "a restart resumes from it", NULL},
     };
     struct cli_cmd cmd = {
         "tern consume --topic T --group G [--tags 'a||b'] [--from first|last] [--max N] "
-        "[--idle-exit SECONDS] [--format text|json] [--namesrv ADDR]",
+        "[--idle-exit SECONDS] [--format text|json] [--orderly | --broadcast [--offsets-file PATH]] "
+        "[--namesrv ADDR]",
         "Consume a topic as a member of consumer group G and print one message per line:\n"
         "text prints the body; json prints {topic, brokerName, queueId, queueOffset, msgId,\n"
         "keys, tags, bornTimestamp, storeTimestamp, reconsumeTimes, body}. Offsets are\n"
@@ -199,7 +206,9 @@ int cli_consume_main(int argc, char **argv)
         "Ctrl-C, then prints a summary line to stderr (count, seconds, msgs/s).",
         opts, sizeof opts / sizeof opts[0],
         "  tern consume --topic orders --group g1 --from first --idle-exit 5\n"
-        "  tern consume --topic orders --group g2 --tags 'new||paid' --max 10 --format json\n"};
+        "  tern consume --topic orders --group g2 --tags 'new||paid' --max 10 --format json\n"
+        "  tern consume --topic orders --group g3 --orderly --format json\n"
+        "  tern consume --topic orders --group g4 --broadcast --offsets-file /var/lib/app/g4.offsets\n"};
     int rv = cli_parse(&cmd, argc, argv);
     if (rv)
         return rv < 0 ? CLI_EXIT_OK : rv;
@@ -231,6 +240,16 @@ int cli_consume_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const char *tags = cli_get(&cmd, "tags");
+    bool orderly = cli_flag(&cmd, "orderly"), broadcast = cli_flag(&cmd, "broadcast");
+    const char *offsets_file = cli_get(&cmd, "offsets-file");
+    if (orderly && broadcast) {
+        fprintf(stderr, "tern: consume: --orderly and --broadcast exclude each other\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (offsets_file && !broadcast) {
+        fprintf(stderr, "tern: consume: --offsets-file only applies with --broadcast\n");
+        return CLI_EXIT_USAGE;
+    }
 
     if ((rv = cli_open(&cmd, &c.s)))
         return rv;
@@ -248,7 +267,7 @@ int cli_consume_main(int argc, char **argv)
         tern_sync_close(c.s);
         return rv;
     }
-    if (where == TERN_FROM_LAST)
+    if (where == TERN_FROM_LAST && !broadcast)
         seek_new_group_to_end(c.s, group, topic);
 
     struct tern_consumer_opts co;
@@ -257,7 +276,9 @@ int cli_consume_main(int argc, char **argv)
     co.topic = topic;
     co.expression = tags && *tags ? tags : "*";
     co.from = where;
-    co.model = TERN_CLUSTERING;
+    co.model = broadcast ? TERN_BROADCASTING : TERN_CLUSTERING;
+    co.orderly = orderly;
+    co.offset_path = offsets_file;
     co.batch_max = 1;
     co.cb = consume_cb;
     co.arg = &c;

@@ -47,7 +47,7 @@ struct produce {
     uv_loop_t *loop;
 
     /* Options. */
-    const char *topic, *key, *tag;
+    const char *topic, *key, *keys, *tag;
     int64_t count, size, window, queue;
     int delay;
     /* --txn: half messages decided by the local callback (-1: plain sends). */
@@ -272,7 +272,8 @@ static bool submit_one(struct produce *pr)
     m.body = data;
     m.body_len = len;
     m.tags = pr->tag;
-    m.keys = pr->key;
+    m.keys = pr->keys ? pr->keys : pr->key;
+    m.sharding_key = pr->key;
     m.delay_level = pr->delay;
     if (pr->queue >= 0) {
         m.use_queue_id = true;
@@ -454,7 +455,9 @@ int cli_produce_main(int argc, char **argv)
     struct cli_opt opts[] = {
         {"namesrv", "ADDR", "name server (default $TERN_NAMESRV or " CLI_DEFAULT_NAMESRV ")", NULL},
         {"topic", "T", "topic (required)", NULL},
-        {"key", "K", "KEYS property of every message (space separates several keys)", NULL},
+        {"key", "K", "sharding key of every message (queue = hash(K) mod writable queues, so one key's "
+                     "messages keep their order); also the KEYS property unless --keys is given", NULL},
+        {"keys", "KEYS", "KEYS property only (space separates several keys; no queue choice)", NULL},
         {"tag", "TAG", "TAGS property of every message", NULL},
         {"count", "N", "send N generated messages instead of reading stdin", NULL},
         {"size", "BYTES", "body size with --count (default 128; k/m suffixes)", NULL},
@@ -521,6 +524,12 @@ int cli_produce_main(int argc, char **argv)
         }
     }
     pr->key = cli_get(&cmd, "key");
+    pr->keys = cli_get(&cmd, "keys");
+    if (pr->key && pr->queue >= 0) {
+        fprintf(stderr, "tern: produce: --key chooses the queue; it cannot be combined with --queue\n");
+        free(pr);
+        return CLI_EXIT_USAGE;
+    }
     pr->tag = cli_get(&cmd, "tag");
     const char *group = cli_get(&cmd, "group");
 

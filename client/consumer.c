@@ -39,6 +39,7 @@ void tern_consumer_opts_init(struct tern_consumer_opts *o)
     o->rebalance_ms = 20000;
     o->commit_ms = 5000;
     o->retry_delay_ms = 1000;
+    o->max_reconsume_times = 16;
 }
 
 /* ---- tickets ---------------------------------------------------------------- */
@@ -258,6 +259,8 @@ int tern_consumer_new(struct tern_client *c, const struct tern_consumer_opts *o,
     cons->cb = o->cb;
     cons->arg = o->arg;
     cons->sub_version = clock_now_ms();
+    cons->orderly = o->orderly && o->model == TERN_CLUSTERING;
+    cons->max_reconsume = o->max_reconsume_times;
     if (cons->model == TERN_BROADCASTING) {
         char def[LIBTERN_NAME_MAX + 40];
         snprintf(def, sizeof def, "./tern-offsets-%s.txt", cons->group);
@@ -392,6 +395,8 @@ static void apply(struct tern_consumer *cons, const struct lockbody_mq *mqs, siz
     }
     cons->queues = list;
     cons->rebalances++;
+    if (cons->orderly)
+        cons->next_lock = clock_mono_ms(); /* lock new queues at once */
 }
 
 static void allocate_and_apply(struct tern_consumer *cons, struct routes_topic *r, const char **ids,
@@ -613,6 +618,7 @@ void consumer_tick(struct tern_client *c, int64_t now)
             cons->next_rebalance = now + cons->rebalance_ms;
             rebalance_start(cons);
         }
+        orderly_tick(cons, now);
         for (struct cqueue *q = cons->queues; q && !cons->closing;) {
             struct cqueue *qn = q->next;
             cqueue_tick(q, now);
@@ -743,6 +749,8 @@ static void close_begin(struct tern_consumer *cons)
     /* Offsets first: same connections, so they land before the unregister. */
     for (struct cqueue *q = cons->queues; q; q = q->next)
         cqueue_commit(q, true);
+    for (struct cqueue *q = cons->queues; q; q = q->next)
+        orderly_unlock(q);
     if (cons->model == TERN_BROADCASTING)
         boffsets_save(cons);
     unregister(cons);

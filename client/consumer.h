@@ -15,6 +15,7 @@ enum cqueue_state {
     CQ_INIT,    /* start offset unknown: look it up when due */
     CQ_READY,   /* pull when due */
     CQ_WAIT,    /* undelivered messages (RETRY_LATER): deliver again when due */
+    CQ_SENDBACK, /* orderly: dead-lettering a batch that failed too often (orderly.c) */
 };
 
 /* One in-flight request of a consumer. Requests cannot be withdrawn from
@@ -39,6 +40,13 @@ struct cqueue {
     int64_t due;       /* monotonic ms of the next action */
     bool busy;         /* a request is in flight */
     struct rmsg_batch *pending;
+    /* Orderly consumption (orderly.c). */
+    bool locked;        /* the broker granted our lock */
+    int64_t lock_until; /* monotonic ms: consume only before this */
+    uint64_t lock_gen;  /* lock request that last asked for this queue; 0 never */
+    int attempts;       /* failed deliveries of the current batch */
+    size_t sb_next, sb_end; /* messages [sb_next, sb_end) of pending to dead-letter */
+    bool sb_refused;        /* the broker refused a send-back of this batch (logged once) */
     struct cqueue *next;
 };
 
@@ -84,6 +92,11 @@ struct tern_consumer {
     size_t nboffs;
     bool boffs_dirty;
 
+    bool orderly;
+    int max_reconsume;
+    int64_t next_lock; /* monotonic ms of the next lock round */
+    uint64_t lock_gen;
+
     bool closing;
     bool client_closing;
     int close_ops;
@@ -119,5 +132,25 @@ void cqueue_tick(struct cqueue *q, int64_t now);
 /* Commit the consumed offset if it moved: oneway (periodic) or as a close
  * op (acknowledged, counted on the consumer). */
 void cqueue_commit(struct cqueue *q, bool close_op);
+
+/* Forget the queue's position and pending messages (in-flight answers are
+ * ignored) and start again from the committed offset. */
+void cqueue_reset(struct cqueue *q);
+
+/* ---- orderly.c ---- */
+/* Lock (or renew) every owned queue when due. */
+void orderly_tick(struct tern_consumer *cons, int64_t now);
+/* May q pull and deliver now (its lock is valid)? */
+bool orderly_may_consume(const struct cqueue *q, int64_t now);
+/* A request to a broker failed or the route names no leader: renew the
+ * locks and refresh the route soon. */
+void orderly_broker_trouble(struct tern_consumer *cons);
+/* Release q's lock (oneway), after its offset commit was sent. */
+void orderly_unlock(struct cqueue *q);
+/* After the callback answered rv for the k messages at pending->next:
+ * returns true when delivery must stop (retry later or dead-letter). */
+bool orderly_consumed(struct cqueue *q, int rv, size_t k);
+/* CQ_SENDBACK is due: send the next message to the dead-letter queue. */
+void orderly_sendback(struct cqueue *q);
 
 #endif

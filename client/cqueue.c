@@ -55,6 +55,7 @@ void cqueue_drop(struct cqueue *q)
     struct tern_consumer *cons = q->cons;
     consumer_detach_queue(cons, q);
     cqueue_commit(q, false);
+    orderly_unlock(q); /* after the commit, on the same connection */
     if (cons->model == TERN_BROADCASTING && q->consumed >= 0)
         consumer_boffset_set(cons, q->broker, q->qid, q->consumed);
     cqueue_free(q);
@@ -269,7 +270,16 @@ static void deliver(struct cqueue *q)
         size_t k = b->n - b->next;
         if (k > cons->batch_max)
             k = cons->batch_max;
+        if (cons->orderly && !orderly_may_consume(q, clock_mono_ms())) {
+            q->state = CQ_WAIT; /* the lock lapsed: wait for a renewal */
+            cons->in_deliver--;
+            return;
+        }
         int rv = cons->cb(b->ptrs + b->next, k, cons->arg);
+        if (cons->orderly && orderly_consumed(q, rv, k)) {
+            cons->in_deliver--;
+            return;
+        }
         if (rv == TERN_CONSUME_RETRY_LATER) {
             q->state = CQ_WAIT;
             pause_for(q, cons->retry_delay_ms);
@@ -313,6 +323,8 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
         return;
     if (status != 0) {
         LOGD("client", "queue %s/%d: pull: %s", q->broker, q->qid, errmsg);
+        if (cons->orderly && status != TERN_E_TIMEOUT)
+            orderly_broker_trouble(cons);
         pause_for(q, status == TERN_E_TIMEOUT ? 0 : CQ_ERROR_PAUSE_MS);
         return;
     }
@@ -388,8 +400,12 @@ static void pull(struct cqueue *q)
     struct tern_client *c = cons->c;
     if (q->busy || cons->closing || q->state != CQ_READY)
         return;
+    if (cons->orderly && !orderly_may_consume(q, clock_mono_ms()))
+        return; /* the tick pulls once the lock is ours */
     const char *addr = master(q);
     if (!addr) {
+        if (cons->orderly)
+            orderly_broker_trouble(cons);
         pause_for(q, CQ_ERROR_PAUSE_MS);
         return;
     }
@@ -427,6 +443,8 @@ void cqueue_tick(struct cqueue *q, int64_t now)
 {
     if (q->busy || now < q->due)
         return;
+    if (q->cons->orderly && !orderly_may_consume(q, now))
+        return;
     switch (q->state) {
     case CQ_INIT:
         find_start(q);
@@ -438,5 +456,25 @@ void cqueue_tick(struct cqueue *q, int64_t now)
         q->state = CQ_READY;
         deliver(q);
         break;
+    case CQ_SENDBACK:
+        orderly_sendback(q);
+        break;
     }
+}
+
+void cqueue_reset(struct cqueue *q)
+{
+    consumer_detach_queue(q->cons, q);
+    if (q->pending) {
+        rmsg_batch_free(q->pending);
+        free(q->pending);
+        q->pending = NULL;
+    }
+    q->busy = false;
+    q->state = CQ_INIT;
+    q->consumed = -1;
+    q->committed = -1;
+    q->next_pull = -1;
+    q->attempts = 0;
+    q->due = clock_mono_ms();
 }

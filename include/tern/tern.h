@@ -344,6 +344,16 @@ struct tern_consumer_opts {
                                 "topic broker queueId offset" */
     tern_consume_cb cb;      /* required */
     void *arg;
+    /* Orderly consumption (clustering only): each owned queue is locked on
+     * its broker (LOCK_BATCH_MQ, renewed every 20 s, released when the queue
+     * is rebalanced away or on close) and consumed only while the lock is
+     * valid (30 s after the last successful renewal), one batch at a time.
+     * RETRY_LATER redelivers the same batch in place after retry_delay_ms;
+     * after max_reconsume_times failed attempts its messages go to the
+     * group's dead-letter queue (CONSUMER_SEND_MSG_BACK) and the queue moves
+     * on; until the broker accepts that, the batch keeps being retried. */
+    bool orderly;
+    int max_reconsume_times; /* orderly: default 16; < 0 never dead-letter */
 };
 
 TERN_API void tern_consumer_opts_init(struct tern_consumer_opts *o);

@@ -4,7 +4,8 @@
 // JSON line per message: {body, tags, keys, msgId, queueId, queueOffset}.
 // It stops GRACE_MS after the EXPECT-th message (so extra deliveries are
 // seen) or after TIMEOUT_MS, closes the consumer (committing offsets) and
-// exits 0 (the caller compares what it printed).
+// exits 0 (the caller compares what it printed). With ONS_BROADCAST=1 in the
+// environment the consumer runs in broadcasting mode (isBroadcast).
 //   node ons_consume.js NAMESRV TOPIC GROUP EXPR EXPECT TIMEOUT_MS [GRACE_MS]
 const { Consumer } = require('ali-ons');
 const { clientOptions, args, sleep } = require('./common');
@@ -20,6 +21,7 @@ const grace = Number(process.argv[8] || 2000);
     // Shorter than ali-ons' 30 s response timeout, so a held pull does not
     // outlive the test.
     brokerSuspendMaxTimeMillis: 2000,
+    isBroadcast: process.env.ONS_BROADCAST === '1',
   }));
   const errors = [];
   consumer.on('error', err => {

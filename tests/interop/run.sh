@@ -13,6 +13,8 @@
 #       invisible until a live producer of the group (`tern produce --txn
 #       unknown`) answers the broker's check-back with commit, then it is
 #       consumed once with ali-ons' body, tags and keys.
+#   (d) broadcasting: two ali-ons consumers (isBroadcast) and one
+#       `tern consume --broadcast` in the same group each receive every message.
 # Installs the npm dependencies into a cache dir ($TERN_INTEROP_CACHE, default
 # ~/.cache/tern-interop/<lock hash>), starts a name server and a broker on free
 # loopback ports with a temp dir, and stops them on exit. Bounded (< 3 min).
@@ -109,6 +111,25 @@ t_run 30 "$TERN" consume --topic ons_c --group tern_c2 --from first --format jso
   >"$TMP/c_got" 2>>"$TMP/c_consume.err"
 check "(c) committed by the check-back: visible once with ali-ons' body, tags and keys" \
   js 20 compare.js "$TMP/c_sent" "$TMP/c_got"
+# ---- (d) broadcasting: ali-ons and tern members of one group each get all -----
+B=30
+t_run 30 "$TERN" topic create --topic ons_d --queues 4 >/dev/null 2>"$TMP/err" || cat "$TMP/err"
+seq 1 "$B" | sed 's/^/gamma-/' >"$TMP/d_in"
+t_run 30 "$TERN" produce --topic ons_d --tag gamma --key kc <"$TMP/d_in" >/dev/null 2>"$TMP/d_produce.err"
+check "(d) tern produce sent $B messages" grep -q "sent $B messages (0 failed)" "$TMP/d_produce.err"
+sed 's/.*/{"body":"&","tags":"gamma","keys":"kc"}/' "$TMP/d_in" >"$TMP/d_expected"
+for i in 1 2; do
+  ONS_BROADCAST=1 js 90 ons_consume.js "$NS" ons_d ons_group_d '*' "$B" 60000 2500 >"$TMP/d_got$i" 2>"$TMP/d_consume$i.err" &
+  CP[$i]=$!
+done
+t_run 60 "$TERN" consume --topic ons_d --group ons_group_d --broadcast --offsets-file "$TMP/d_offsets" \
+  --from first --format json --idle-exit 5 >"$TMP/d_got_tern" 2>"$TMP/d_tern.err"
+wait "${CP[1]}"; rc1=$?
+wait "${CP[2]}"; rc2=$?
+check "(d) both ali-ons broadcasting consumers ran" test "$rc1$rc2" = 00
+check "(d) ali-ons broadcasting consumer 1 got all $B" js 20 compare.js "$TMP/d_expected" "$TMP/d_got1"
+check "(d) ali-ons broadcasting consumer 2 got all $B" js 20 compare.js "$TMP/d_expected" "$TMP/d_got2"
+check "(d) tern consume --broadcast in the same group got all $B" js 20 compare.js "$TMP/d_expected" "$TMP/d_got_tern"
 
 if [ "$FIXTURE_FAILS" -ne 0 ]; then
   for f in "$TMP"/*.err; do
