@@ -16,6 +16,7 @@
 #             raft segment lose a random tail (1-300 bytes); restarted
 # A leader cut off while it keeps running is tested by test_raft_partition.sh
 # (network namespaces); here a paused leader stands for it.
+# Every client request is signed (ACL on, docs/ACL.md).
 # Pass: 0 acknowledged messages lost; per-key order (orderly_check.awk: a
 # consumer may repeat a suffix of its own run, nothing else steps back);
 # duplicates counted; all members end byte-identical per partition.
@@ -54,6 +55,24 @@ for n in 1 2; do
 done
 export TERN_NAMESRV="127.0.0.1:${NSPORT[1]};127.0.0.1:${NSPORT[2]}"
 
+# Access control on: the workload signs as "app", topic creation and the
+# brokers' own requests to each other as the admin "ops" (docs/ACL.md).
+cat >"$TMP/plain_acl.yml" <<EOF
+accounts:
+  - accessKey: app
+    secretKey: app-secret
+    defaultTopicPerm: DENY
+    defaultGroupPerm: DENY
+    topicPerms:
+      - $TOPIC=PUB|SUB
+    groupPerms:
+      - $GROUP=SUB
+  - accessKey: ops
+    secretKey: ops-secret
+    admin: true
+EOF
+export TERN_ACCESS_KEY=app TERN_SECRET_KEY=app-secret
+
 declare -a BPORT RPORT BPID
 for i in 1 2 3; do
   BPORT[$i]="$(free_broker_port)"
@@ -64,7 +83,8 @@ start_member() {
   local i=$1
   "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
     --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set registerNameServerPeriod=5s \
+    --set registerNameServerPeriod=5s --set aclEnable=true --set "aclFile=$TMP/plain_acl.yml" \
+    --set aclAccessKey=ops --set aclSecretKey=ops-secret \
     --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
     >>"$TMP/b$i.log" 2>&1 &
   BPID[$i]=$!
@@ -89,7 +109,7 @@ leader() {
 }
 L="$(leader)"
 check "a leader is elected" test -n "$L"
-t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 8 >/dev/null 2>&1
+TERN_ACCESS_KEY=ops TERN_SECRET_KEY=ops-secret t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 8 >/dev/null 2>&1
 for _ in $(seq 1 50); do
   t_run 5 "$TERN" topic route --topic "$TOPIC" 2>/dev/null | grep -q broker-a && break
   sleep 0.2
