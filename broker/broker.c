@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/acl.h"
+#include "broker/delay.h"
 #include "broker/fsm.h"
 #include "broker/groupadmin.h"
 #include "broker/grouprepl.h"
@@ -288,6 +289,7 @@ void broker_leader_ready(struct broker *b)
     int rv = ensure_system_topics(b);
     if (rv && rv != TERN_E_NOTLEADER)
         LOGW("broker", "system topics: %s", tern_strerror(rv));
+    delay_leader_ready(b);
 }
 
 static int ensure_system_topics(struct broker *b)
@@ -398,6 +400,10 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     }
     if ((rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
         return rv;
+    if ((rv = delay_init(b)) != 0)
+        return rv;
+    if (b->conf.raft_id <= 0)
+        delay_leader_ready(b); /* with replication the ready leader does it */
 
     rv = rpc_hub_init(&b->hub, loop, &b->limits, conf->conn_write_backlog);
     if (rv) {
@@ -449,6 +455,7 @@ static void finish_close(struct broker *b)
     sendmsg_free(b);
     msgindex_close(b->msgindex);
     b->msgindex = NULL;
+    delay_free(b);
     fsm_free(b);
     remoting_cmd_free(&b->resp);
     buf_free(&b->body);
@@ -510,5 +517,7 @@ void broker_close(struct broker *b, void (*on_closed)(struct broker *b))
         b->closes_pending++;
         acl_stop(b, finish_close);
     }
+    if (delay_close(b, disk_timer_closed_cb))
+        b->closes_pending++;
     registrar_close(b, registrar_closed_cb);
 }

@@ -34,6 +34,7 @@ struct grouprepl;
 struct acl;
 struct msgindex;
 struct txn;
+struct delay;
 
 struct broker {
     uv_loop_t *loop;
@@ -52,6 +53,7 @@ struct broker {
     struct acl *acl;        /* access control (acl.c); NULL when aclEnable is off */
     struct msgindex *msgindex; /* message keys for QUERY_MESSAGE (msgindex.c) */
     struct txn *txn; /* transactional half messages (txn.c) */
+    struct delay *delay; /* delayed messages (delay.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
