@@ -177,8 +177,10 @@ void delay_on_append(struct broker *b, int32_t lane, uint64_t first_off, const s
         size_t used;
         struct slice v;
         int64_t due;
-        if (message_decode(msgs[i].data, msgs[i].len, &b->limits, 0, &m, &used, err) != 0 ||
-            !properties_get(m.properties.p, m.properties.len, MSG_PROP_TIMER_OUT_MS, &v) || !parse_i64(v, &due)) {
+        bool ok = message_decode(msgs[i].data, msgs[i].len, &b->limits, 0, &m, &used, err) == 0;
+        if (ok && x->cur_bucket < 0) /* a new lane starts at the store time (same on every replica) */
+            x->cur_bucket = delayidx_bucket_of(x, m.store_timestamp);
+        if (!ok || !properties_get(m.properties.p, m.properties.len, MSG_PROP_TIMER_OUT_MS, &v) || !parse_i64(v, &due)) {
             /* Indexed as due at once: the scanner steps over it with a log. */
             due = 0;
         }
@@ -232,6 +234,8 @@ int delay_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t le
         res->skipped = true;
         return apply_groups(b, source, cmd + DELIVER_HDR, len - DELIVER_HDR, ngroups);
     }
+    LOGD("delay", "lane %d: DELIVER bucket %" PRId64 " %u..%u%s (cursor %" PRId64 "/%u)", lane, bucket, from, to,
+         advance ? " +advance" : "", x->cur_bucket, x->cur_idx);
     if (x->cur_bucket != bucket || x->cur_idx != from || to < from) {
         res->skipped = true; /* stale: another pass already moved the cursor */
         return 0;
@@ -395,6 +399,7 @@ static void advance_empty(struct broker *b, struct delay_lane_ctx *lc, int64_t n
         bk++;
         from = 0;
     }
+    LOGD("delay", "lane %d: step over %d empty buckets from %" PRId64, lc->lane, steps, x->cur_bucket);
     for (int s = 0; s < steps; s++) {
         int64_t b0 = x->cur_bucket + s;
         buf_reset(&d->cmd);
@@ -415,9 +420,10 @@ static void scan_lane(struct broker *b, struct delay_lane_ctx *lc)
         return;
     int64_t now = clock_now_ms();
     int64_t now_bucket = delayidx_bucket_of(x, now);
-    struct partlog *pl = store_partition_find(b->store, DELAY_TOPIC, (uint32_t)lc->lane);
-    if (!pl)
-        return;
+    struct topic *tp = topics_find(b->topics, DELAY_TOPIC);
+    struct partlog *pl = NULL;
+    if (!tp || topics_partition(b->topics, tp, lc->lane, &pl) != 0)
+        return; /* the lane topic is created by the ready leader */
     uint32_t n = 0, count = 0;
     if (delayidx_read(x, x->cur_bucket, x->cur_idx, d->ents, DELAY_BATCH, &n) != 0 ||
         delayidx_count(x, x->cur_bucket, &count) != 0) {
