@@ -283,7 +283,7 @@ static int prepare_batch(struct psend *ps, const struct tern_send_msg *msgs, siz
             errmsg_printf(c->errmsg, "batch message %zu: all messages need the same topic", i);
             return TERN_E_INVAL;
         }
-        if (msgs[i].delay_level != 0) {
+        if (msgs[i].delay_level != 0 || msgs[i].delay_ms != 0 || msgs[i].deliver_at_ms != 0) {
             errmsg_printf(c->errmsg, "batch message %zu: batches cannot be delayed", i);
             return TERN_E_INVAL;
         }
