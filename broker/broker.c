@@ -145,6 +145,9 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
     case CODES_TERN_FETCH_SEGMENT:
         segfetch_handle(b, rc, req);
         break;
+    case CODES_REQ_CONSUMER_SEND_MSG_BACK:
+        sendback_handle(b, rc, req);
+        break;
     default: {
         char remark[64];
         snprintf(remark, sizeof remark, " request type %d not supported", req->code);

@@ -110,6 +110,9 @@ int sendmsg_init(struct broker *b);
 void sendmsg_free(struct broker *b);
 void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
 
+/* sendback.c: CONSUMER_SEND_MSG_BACK (36): retries and dead letters. */
+void sendback_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
 /* pull.c: PULL_MESSAGE (11), LITE_PULL_MESSAGE (361) with long polling. */
 int pull_init(struct broker *b);
 void pull_close(struct broker *b);

@@ -3,7 +3,9 @@
  * TIMER_DELAY_MS and __STARTDELIVERTIME are delivered to their topic not
  * before their time and within a tolerance, once each, with DELAY removed;
  * a delay above timerMaxDelaySec is MESSAGE_ILLEGAL; pending messages survive
- * a restart and a kill -9 without loss or duplicate. */
+ * a restart and a kill -9 without loss or duplicate; CONSUMER_SEND_MSG_BACK
+ * retries through %RETRY%<group> with growing reconsume times and ends in
+ * %DLQ%<group> after maxReconsumeTimes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -262,11 +264,101 @@ static void test_restart_and_kill(void **state)
     rpcsync_close(&s);
 }
 
+static int sendback(struct rpcsync *s, int64_t phys, const char *group, int level, int max)
+{
+    struct remoting_cmd req;
+    remoting_cmd_init(&req);
+    remoting_cmd_init_request(&req, CODES_REQ_CONSUMER_SEND_MSG_BACK);
+    struct headers_client_sendback_req h = {
+        .offset = phys,
+        .group = slice_of(group),
+        .delay_level = level,
+        .origin_msg_id = slice_of("ORIGIN-ID-1"),
+        .origin_topic = slice_of("RetryT"),
+        .has_max_reconsume_times = true,
+        .max_reconsume_times = max,
+    };
+    assert_int_equal(headers_client_sendback_req_encode(&h, &req), 0);
+    assert_int_equal(rpcsync_call(s, &req, NULL, 0, 10000), 0);
+    remoting_cmd_free(&req);
+    return s->resp.code;
+}
+
+/* Pull one message at offset of topic queue 0, waiting up to ms for it. */
+static bool pull_one(struct rpcsync *s, const char *topic, int64_t offset, int ms, struct msg_stored *m,
+                     struct buf *keep)
+{
+    int64_t end = clock_now_ms() + ms;
+    char err[ERRMSG_SIZE];
+    while (clock_now_ms() < end) {
+        if (tclient_pull(s, "delay-test", topic, 0, offset, 1) == CODES_RESP_SUCCESS && s->resp.body.len > 0) {
+            buf_reset(keep);
+            buf_append(keep, s->resp.body.p, s->resp.body.len);
+            struct message_iter it;
+            message_iter_init(&it, keep->data, keep->len, &limits_default, 0);
+            assert_int_equal(message_iter_next(&it, m, err), 1);
+            return true;
+        }
+        rpcsync_run_for(s, 20);
+    }
+    return false;
+}
+
+static void test_sendback_retry_then_dlq(void **state)
+{
+    struct env *e = *state;
+    struct rpcsync s;
+    rpcsync_open(&s, e->addr);
+    struct buf keep;
+    buf_init(&keep);
+    struct msg_stored m;
+    struct slice v;
+    assert_int_equal(send_prop(&s, "RetryT", MSG_PROP_TAGS, "tagA", "retry-me"), CODES_RESP_SUCCESS);
+    assert_true(pull_one(&s, "RetryT", 0, 5000, &m, &keep));
+    int64_t phys = m.physical_offset;
+    assert_int_equal(sendback(&s, 1LL << 60, "g1", 0, 2), CODES_RESP_SYSTEM_ERROR); /* no such message */
+    /* Two retries (level 3 + reconsumeTimes, clamped to the 3 s level). */
+    for (int attempt = 1; attempt <= 2; attempt++) {
+        int64_t t = clock_now_ms();
+        assert_int_equal(sendback(&s, phys, "g1", 0, 2), CODES_RESP_SUCCESS);
+        assert_true(pull_one(&s, "%RETRY%g1", attempt - 1, 3000 + TOLERANCE_MS + 2000, &m, &keep));
+        int64_t took = clock_now_ms() - t;
+        print_message("retry %d arrived after %lld ms\n", attempt, (long long)took);
+        assert_true(took >= 3000 - 50);
+        assert_true(slice_eq(m.topic, "%RETRY%g1"));
+        assert_int_equal(m.reconsume_times, attempt);
+        assert_true(properties_get(m.properties.p, m.properties.len, MSG_PROP_RETRY_TOPIC, &v) &&
+                    slice_eq(v, "RetryT"));
+        assert_true(properties_get(m.properties.p, m.properties.len, MSG_PROP_ORIGIN_MESSAGE_ID, &v) &&
+                    slice_eq(v, "ORIGIN-ID-1"));
+        assert_false(properties_get(m.properties.p, m.properties.len, MSG_PROP_DELAY, &v));
+        assert_true(properties_get(m.properties.p, m.properties.len, MSG_PROP_TAGS, &v) && slice_eq(v, "tagA"));
+        assert_true(slice_eq(m.body, "retry-me"));
+        phys = m.physical_offset;
+    }
+    /* reconsumeTimes 2 >= maxReconsumeTimes 2: dead letter, at once. */
+    assert_int_equal(sendback(&s, phys, "g1", 0, 2), CODES_RESP_SUCCESS);
+    /* delayLevel -1: dead letter whatever the count. */
+    assert_int_equal(sendback(&s, phys, "g1", -1, 16), CODES_RESP_SUCCESS);
+    int64_t dlq = 0;
+    for (int i = 0; i < 100 && dlq < 2; i++) {
+        rpcsync_run_for(&s, 20);
+        dlq = tclient_queue_offset(&s, CODES_REQ_GET_MAX_OFFSET, "%DLQ%g1", 0);
+    }
+    assert_int_equal(dlq, 2);
+    /* No third retry was scheduled. */
+    rpcsync_run_for(&s, 3000 + TOLERANCE_MS);
+    assert_int_equal(tclient_queue_offset(&s, CODES_REQ_GET_MAX_OFFSET, "%RETRY%g1", 0), 2);
+    buf_free(&keep);
+    rpcsync_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delay_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_and_kill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendback_retry_then_dlq, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
