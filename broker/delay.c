@@ -273,8 +273,10 @@ static int rebuild(struct broker *b, struct delay *d, struct partlog *pl, uint64
         struct partlog_read_result rr = {0};
         d->rd_n = 0;
         int rv = partlog_read(pl, off, READ_AHEAD, 1u << 20, NULL, &d->rb, d->rd, &rr);
-        if (rv == TERN_E_RANGE)
-            return -1; /* deleted by retention */
+        if (rv == TERN_E_RANGE) {
+            LOGE("delay", "lane record %" PRIu64 ": deleted by retention before its due time; lost", off);
+            return -1;
+        }
         if (rv != 0 || rr.n == 0)
             return rv == 0 ? 0 : -1;
         d->rd_n = rr.n;
