@@ -32,6 +32,7 @@
 #include "tern/error.h"
 
 #define DELAY_TICK_MS 50
+#define DELAY_WAIT_MS 2 /* recheck of a partition's unwritten appends */
 #define DELAY_BUCKET_MS 1000
 #define DELAY_BATCH 2048
 #define DELAY_BATCH_BYTES (700u << 10) /* under raft's 1 MiB entry */
@@ -45,6 +46,7 @@ struct delay_lane_ctx {
     int lane;
     bool inflight;
     bool more; /* the last batch was full */
+    bool wait; /* a target partition still has unwritten appends */
 };
 
 struct delay {
@@ -418,6 +420,7 @@ static void scan_lane(struct broker *b, struct delay_lane_ctx *lc)
     struct delay *d = b->delay;
     struct delayidx *x = &d->idx[lc->lane];
     lc->more = false;
+    lc->wait = false;
     if (lc->inflight || x->cur_bucket < 0)
         return;
     int64_t now = clock_now_ms();
@@ -487,7 +490,20 @@ static void scan_lane(struct broker *b, struct delay_lane_ctx *lc)
         if (!d->cmd.err)
             le32_store(d->cmd.data + at, (uint32_t)(d->cmd.len - at - 4));
     }
-    lc->more = taken == n || advance;
+    if (!grouprepl_enabled(b)) {
+        /* Applied at once: wait until the target partitions wrote what the
+         * last batch gave them rather than run into their write buffer limit
+         * (a refused append would lose the messages). */
+        for (int g = 0; g < ngroups; g++) {
+            struct topic *gt = topics_find(b->topics, d->grp_topic[g]);
+            struct partlog *gp;
+            if (gt && topics_partition(b->topics, gt, d->grp_qid[g], &gp) == 0 && partlog_has_pending(gp)) {
+                lc->wait = true;
+                return;
+            }
+        }
+    }
+    lc->more = true; /* rescan at once: a batch limit may have stopped this one */
     int rv = submit(b, lc, true);
     if (rv && rv != TERN_E_NOTLEADER)
         LOGW("delay", "lane %d: delivery of %u messages not submitted: %s", lc->lane, taken, tern_strerror(rv));
@@ -499,14 +515,17 @@ static void tick_cb(uv_timer_t *t)
     struct delay *d = b->delay;
     if (b->closing || !grouprepl_writable(b))
         return;
-    bool more = false;
+    bool more = false, wait = false;
     for (int l = 0; l < DELAY_LANES; l++) {
         scan_lane(b, &d->ctx[l]);
         /* Without replication the apply was immediate: go on at once. */
         more = more || (d->ctx[l].more && !grouprepl_enabled(b));
+        wait = wait || d->ctx[l].wait;
     }
     if (more)
         uv_timer_start(&d->timer, tick_cb, 0, DELAY_TICK_MS);
+    else if (wait)
+        uv_timer_start(&d->timer, tick_cb, DELAY_WAIT_MS, DELAY_TICK_MS);
 }
 
 int delay_init(struct broker *b)
