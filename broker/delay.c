@@ -490,17 +490,16 @@ static void scan_lane(struct broker *b, struct delay_lane_ctx *lc)
         if (!d->cmd.err)
             le32_store(d->cmd.data + at, (uint32_t)(d->cmd.len - at - 4));
     }
-    if (!grouprepl_enabled(b)) {
-        /* Applied at once: wait until the target partitions wrote what the
-         * last batch gave them rather than run into their write buffer limit
-         * (a refused append would lose the messages). */
-        for (int g = 0; g < ngroups; g++) {
-            struct topic *gt = topics_find(b->topics, d->grp_topic[g]);
-            struct partlog *gp;
-            if (gt && topics_partition(b->topics, gt, d->grp_qid[g], &gp) == 0 && partlog_has_pending(gp)) {
-                lc->wait = true;
-                return;
-            }
+    /* Wait until the target partitions wrote what the last batch gave them
+     * rather than run into their write buffer limit (an append refused at
+     * apply would lose the messages). With Raft this is the leader's view;
+     * followers apply the same batches at their own pace. */
+    for (int g = 0; g < ngroups; g++) {
+        struct topic *gt = topics_find(b->topics, d->grp_topic[g]);
+        struct partlog *gp;
+        if (gt && topics_partition(b->topics, gt, d->grp_qid[g], &gp) == 0 && partlog_has_pending(gp)) {
+            lc->wait = true;
+            return;
         }
     }
     lc->more = true; /* rescan at once: a batch limit may have stopped this one */
