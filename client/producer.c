@@ -703,7 +703,8 @@ struct coalesce_group {
  * DELAY or TRAN_MSG, which the batch path refuses). */
 static bool coalescible(const struct psend *ps, const struct tern_send_msg *m)
 {
-    return m->delay_level == 0 && m->prop_count == 0 && ps->sysflag == 0 && !ps->oneway;
+    return m->delay_level == 0 && m->delay_ms == 0 && m->deliver_at_ms == 0 && m->prop_count == 0 &&
+           ps->sysflag == 0 && !ps->oneway;
 }
 
 static void flush_idle_cb(uv_idle_t *h);
