@@ -74,13 +74,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* SEND_MESSAGE_V2 with one extra property (key may be NULL). */
-static int send_prop(struct rpcsync *s, const char *topic, const char *key, const char *val, const char *body)
+/* SEND_MESSAGE_V2 with up to two extra properties (keys may be NULL). */
+static int send_prop2(struct rpcsync *s, const char *topic, const char *key, const char *val, const char *key2,
+                      const char *val2, const char *body)
 {
     struct buf props;
     buf_init(&props);
     if (key)
         properties_append(&props, key, val, strlen(val));
+    if (key2)
+        properties_append(&props, key2, val2, strlen(val2));
     properties_append(&props, MSG_PROP_KEYS, body, strlen(body));
     struct remoting_cmd req;
     remoting_cmd_init(&req);
@@ -99,6 +102,11 @@ static int send_prop(struct rpcsync *s, const char *topic, const char *key, cons
     remoting_cmd_free(&req);
     buf_free(&props);
     return s->resp.code;
+}
+
+static int send_prop(struct rpcsync *s, const char *topic, const char *key, const char *val, const char *body)
+{
+    return send_prop2(s, topic, key, val, NULL, NULL, body);
 }
 
 struct seen {
@@ -193,6 +201,10 @@ static void test_delay_kinds(void **state)
                      CODES_RESP_MESSAGE_ILLEGAL);
     assert_non_null(strstr(s.resp.remark.p, "timerMaxDelaySec"));
     assert_int_equal(send_prop(&s, "DelayT", MSG_PROP_DELAY, "x", "bad"), CODES_RESP_MESSAGE_ILLEGAL);
+    /* A transactional message cannot also be delayed. */
+    assert_int_equal(send_prop2(&s, "DelayT", MSG_PROP_TRAN_MSG, "true", MSG_PROP_DELAY, "1", "txn"),
+                     CODES_RESP_MESSAGE_ILLEGAL);
+    assert_non_null(strstr(s.resp.remark.p, "transactional"));
 
     struct seen seen[MAXMSG];
     int nseen = 0;
