@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/acl.h"
+#include "broker/delay.h"
 #include "broker/fsm.h"
 #include "broker/groupadmin.h"
 #include "broker/grouprepl.h"
@@ -148,6 +149,9 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
         break;
     case CODES_TERN_FETCH_SEGMENT:
         segfetch_handle(b, rc, req);
+        break;
+    case CODES_REQ_CONSUMER_SEND_MSG_BACK:
+        sendback_handle(b, rc, req);
         break;
     default: {
         char remark[64];
@@ -293,6 +297,7 @@ void broker_leader_ready(struct broker *b)
     int rv = ensure_system_topics(b);
     if (rv && rv != TERN_E_NOTLEADER)
         LOGW("broker", "system topics: %s", tern_strerror(rv));
+    delay_leader_ready(b);
 }
 
 static int ensure_system_topics(struct broker *b)
@@ -403,6 +408,10 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     }
     if ((rv = sendmsg_init(b)) || (rv = offsets_init(b)) || (rv = clients_init(b)) || (rv = pull_init(b)))
         return rv;
+    if ((rv = delay_init(b)) != 0)
+        return rv;
+    if (b->conf.raft_id <= 0)
+        delay_leader_ready(b); /* with replication the ready leader does it */
 
     rv = rpc_hub_init(&b->hub, loop, &b->limits, conf->conn_write_backlog);
     if (rv) {
@@ -454,6 +463,7 @@ static void finish_close(struct broker *b)
     sendmsg_free(b);
     msgindex_close(b->msgindex);
     b->msgindex = NULL;
+    delay_free(b);
     fsm_free(b);
     locks_free(b);
     remoting_cmd_free(&b->resp);
@@ -516,5 +526,7 @@ void broker_close(struct broker *b, void (*on_closed)(struct broker *b))
         b->closes_pending++;
         acl_stop(b, finish_close);
     }
+    if (delay_close(b, disk_timer_closed_cb))
+        b->closes_pending++;
     registrar_close(b, registrar_closed_cb);
 }

@@ -35,6 +35,7 @@ struct acl;
 struct msgindex;
 struct txn;
 struct locktab;
+struct delay;
 
 struct broker {
     uv_loop_t *loop;
@@ -55,6 +56,7 @@ struct broker {
     struct txn *txn; /* transactional half messages (txn.c) */
     struct locktab *locks; /* orderly consumers' queue locks (locks.c) */
     int64_t locks_blind_until; /* no lock granted before this (locks.c, snapshots) */
+    struct delay *delay; /* delayed messages (delay.c) */
     /* Address written into stored messages and offsetMsgIds. */
     struct msg_host store_host;
     char addr[80]; /* "brokerIP1:listenPort" as registered */
@@ -110,6 +112,9 @@ void broker_respond(struct broker *b, struct rpc_conn *rc, const void *body, siz
 int sendmsg_init(struct broker *b);
 void sendmsg_free(struct broker *b);
 void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
+
+/* sendback.c: CONSUMER_SEND_MSG_BACK (36): retries and dead letters. */
+void sendback_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *req);
 
 /* pull.c: PULL_MESSAGE (11), LITE_PULL_MESSAGE (361) with long polling. */
 int pull_init(struct broker *b);

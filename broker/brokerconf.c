@@ -120,6 +120,11 @@ static const struct config_key keys[] = {
     K("raftCatchupTimeout", CONFIG_MS, raft_catchup_ms, 0, "5min",
       "Longest a far-behind member spends fetching partition segments inside a snapshot restore; past it "
       "the member stops (it retries at its next start).", 1000, 86400000),
+    K("messageDelayLevel", CONFIG_STRING, delay_levels, S(delay_levels),
+      "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h",
+      "Delay of each DELAY level 1, 2, ... (units ms, s, m, h, d); retries use level 3 + reconsume times.", 0, 0),
+    K("timerMaxDelaySec", CONFIG_INT, timer_max_delay_s, 0, "604800",
+      "Longest delay accepted (seconds, up to a year); a later delivery time gets MESSAGE_ILLEGAL.", 1, 31536000),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

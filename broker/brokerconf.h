@@ -63,6 +63,8 @@ struct brokerconf {
     int64_t txn_check_rate;    /* transactionCheckRate: checks per second */
     int64_t raft_snapshot_bytes; /* raftSnapshotBytes: log bytes between snapshots */
     int64_t raft_catchup_ms;     /* raftCatchupTimeout: bound on a snapshot restore's segment fetch */
+    char delay_levels[512];    /* messageDelayLevel: "1s 5s ... 2h" */
+    int64_t timer_max_delay_s; /* timerMaxDelaySec */
 };
 
 /* Fill defaults. Returns 0 or TERN_E_INVAL with errmsg. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/delay.h"
 #include "broker/locks.h"
 #include "broker/topics.h"
 #include "broker/txn.h"
@@ -335,6 +336,8 @@ static int apply_append(struct broker *b, uint64_t index, const uint8_t *cmd, si
         f->tail = pend;
     }
     res->first_offset = first;
+    if (strcmp(topic, DELAY_TOPIC) == 0) /* index the lane's pending messages */
+        delay_on_append(b, qid, first, f->msgs, n);
     return 0;
 }
 
@@ -361,6 +364,8 @@ int fsm_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len,
     case FSM_CMD_LOCK:
     case FSM_CMD_UNLOCK:
         return locks_apply(b, cmd, len);
+    case FSM_CMD_DELAY_DELIVER:
+        return delay_apply(b, index, cmd, len, res);
     default:
         LOGE("broker", "log position %llu: unknown command type %u", (unsigned long long)index, cmd[0]);
         return TERN_E_MALFORMED;

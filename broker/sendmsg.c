@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "broker/delay.h"
 #include "broker/fsm.h"
 #include "broker/grouprepl.h"
 #include "broker/topics.h"
@@ -205,16 +206,20 @@ static int find_or_create_topic(struct broker *b, const char *name, const struct
     return CODES_RESP_SUCCESS;
 }
 
-/* Reject what later issues implement rather than store it wrongly. */
+/* Reject combinations this broker does not store correctly. */
 static int check_unsupported(const struct properties *p, char *remark, size_t cap)
 {
     struct slice v;
+    if (!properties_find(p, MSG_PROP_TRAN_MSG, &v) || !slice_eq(v, "true"))
+        return CODES_RESP_SUCCESS;
+    /* A half message goes to the transaction topic, a delayed one to a delay
+     * lane: one message cannot be both here. */
     static const char *delay_keys[] = {MSG_PROP_DELAY, MSG_PROP_TIMER_DELIVER_MS, MSG_PROP_TIMER_DELAY_SEC,
                                        MSG_PROP_TIMER_DELAY_MS, MSG_PROP_STARTDELIVERTIME};
     for (size_t i = 0; i < sizeof delay_keys / sizeof delay_keys[0]; i++) {
         if (properties_find(p, delay_keys[i], &v) && !(v.len == 1 && v.p[0] == '0') &&
             !(v.len == 2 && memcmp(v.p, "-1", 2) == 0)) {
-            snprintf(remark, cap, "delayed messages (%s) are not supported by this broker yet", delay_keys[i]);
+            snprintf(remark, cap, "delayed delivery (%s) is not supported for transactional messages", delay_keys[i]);
             return CODES_RESP_MESSAGE_ILLEGAL;
         }
     }
@@ -224,7 +229,8 @@ static int check_unsupported(const struct properties *p, char *remark, size_t ca
 /* Encode one message into s->rec as record i. */
 static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const struct headers_send_req *h,
                       const char *topic, int32_t queue_id, int32_t flag, struct slice body, struct slice props_in,
-                      const struct msg_host *born, int64_t now, char *uniq_out, char *remark, size_t cap)
+                      const struct msg_host *born, int64_t now, char *uniq_out, int64_t *due_out, char *remark,
+                      size_t cap)
 {
     char err[ERRMSG_SIZE];
     struct properties props;
@@ -235,6 +241,14 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
     int code = check_unsupported(&props, remark, cap);
     if (code != CODES_RESP_SUCCESS)
         return code;
+    int64_t due = 0;
+    code = delay_due(b, &props, now, &due, remark, cap);
+    if (code != CODES_RESP_SUCCESS)
+        return code;
+    if (due > 0 && !due_out) {
+        snprintf(remark, cap, "delayed delivery is not supported for batch messages");
+        return CODES_RESP_MESSAGE_ILLEGAL;
+    }
     /* UNIQ_KEY (added if missing) and CLUSTER, as a stock broker does. */
     buf_reset(&s->props);
     struct slice uniq;
@@ -277,6 +291,18 @@ static int encode_one(struct broker *b, struct sendmsg *s, uint32_t i, const str
         topic = TXN_HALF_TOPIC;
         queue_id = 0;
         sysflag &= ~MSG_SYSFLAG_TRANSACTION_MASK;
+    }
+    if (due > 0) {
+        /* Stored in a delay lane with where it goes and when (delay.h). */
+        char num[24];
+        int nl = snprintf(num, sizeof num, "%d", (int)queue_id);
+        properties_append(&s->props, MSG_PROP_REAL_TOPIC, topic, strlen(topic));
+        properties_append(&s->props, MSG_PROP_REAL_QID, num, (size_t)nl);
+        nl = snprintf(num, sizeof num, "%lld", (long long)due);
+        properties_append(&s->props, MSG_PROP_TIMER_OUT_MS, num, (size_t)nl);
+        queue_id = has_prefix(topic, RETRY_PREFIX) ? DELAY_LANE_RETRY : DELAY_LANE_USER;
+        topic = DELAY_TOPIC;
+        *due_out = due;
     }
     if (s->props.err || s->props.len > b->limits.max_properties) {
         snprintf(remark, cap, "properties: length %zu exceeds %u", s->props.len, b->limits.max_properties);
@@ -437,11 +463,12 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
     born_host(rc, &born);
     int64_t now = clock_now_ms();
     char uniq[MSGID_MAX_STR] = "";
+    int64_t due = 0;
     buf_reset(&s->rec);
     uint32_t n = 0;
     if (!batch) {
-        code = encode_one(b, s, 0, &h, topic, qid, h.flag, req->body, h.properties, &born, now, uniq, remark,
-                          sizeof remark);
+        code = encode_one(b, s, 0, &h, topic, qid, h.flag, req->body, h.properties, &born, now, uniq, &due,
+                          remark, sizeof remark);
         n = 1;
     } else {
         struct batch_iter it;
@@ -462,7 +489,7 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
                 break;
             }
             code = encode_one(b, s, n, &h, topic, qid, item.flag, item.body, item.properties, &born, now,
-                              n == 0 ? uniq : NULL, remark, sizeof remark);
+                              n == 0 ? uniq : NULL, NULL, remark, sizeof remark);
             n++;
             if (code == CODES_RESP_SUCCESS && s->txn) {
                 snprintf(remark, sizeof remark, "batch message does not support transaction");
@@ -501,7 +528,9 @@ void sendmsg_handle(struct broker *b, struct rpc_conn *rc, struct remoting_cmd *
         qid = 0;
     }
     buf_reset(&s->cmd);
-    if (fsm_encode_append(&s->cmd, topic, qid, now, n > 1, s->msgs, n) != 0) {
+    if (fsm_encode_append(&s->cmd, due > 0 ? DELAY_TOPIC : topic,
+                          due > 0 ? (has_prefix(topic, RETRY_PREFIX) ? DELAY_LANE_RETRY : DELAY_LANE_USER) : qid, now,
+                          n > 1, s->msgs, n) != 0) {
         broker_respond_error(b, rc, req, CODES_RESP_SYSTEM_ERROR, "out of memory encoding messages");
         return;
     }

@@ -55,6 +55,7 @@ struct produce {
     struct tern_txn_producer *tp;
     int64_t txn_wait_ms;
     bool txn_waiting;
+    int64_t delay_ms, deliver_at;
 
     /* Source. */
     enum source_kind kind;
@@ -275,6 +276,8 @@ static bool submit_one(struct produce *pr)
     m.keys = pr->keys ? pr->keys : pr->key;
     m.sharding_key = pr->key;
     m.delay_level = pr->delay;
+    m.delay_ms = pr->delay_ms;
+    m.deliver_at_ms = pr->deliver_at;
     if (pr->queue >= 0) {
         m.use_queue_id = true;
         m.queue_id = (int)pr->queue;
@@ -464,6 +467,9 @@ int cli_produce_main(int argc, char **argv)
         {"window", "W", "sends in flight at most (default 1000)", NULL},
         {"queue", "Q", "send every message to queue Q (of the first broker with it)", NULL},
         {"delay", "LEVEL", "delay level 1..18 (1s 5s 10s 30s 1m ...)", NULL},
+        {"delay-level", "LEVEL", "same as --delay", NULL},
+        {"delay-ms", "MS", "deliver MS milliseconds after the broker stores the message (TIMER_DELAY_MS)", NULL},
+        {"deliver-at", "EPOCH_MS", "deliver at this time, ms since the epoch (TIMER_DELIVER_MS)", NULL},
         {"group", "G", "producer group (default tern-cli-producer)", NULL},
         {"compress-over", "BYTES", "compress bodies above BYTES (default 4096, as Java producers)", NULL},
         {"txn", "commit|rollback|unknown", "send transactional half messages; the local transaction answers "
@@ -499,6 +505,9 @@ int cli_produce_main(int argc, char **argv)
         (rv = cli_get_int(&cmd, "window", 1, 65536, 1000, &pr->window)) ||
         (rv = cli_get_int(&cmd, "queue", 0, 65535, -1, &pr->queue)) ||
         (rv = cli_get_int(&cmd, "delay", 0, 18, 0, &delay)) ||
+        (rv = cli_get_int(&cmd, "delay-ms", 0, INT64_MAX, 0, &pr->delay_ms)) ||
+        (rv = cli_get_int(&cmd, "deliver-at", 0, INT64_MAX, 0, &pr->deliver_at)) ||
+        (!delay && (rv = cli_get_int(&cmd, "delay-level", 0, 18, 0, &delay))) ||
         (rv = cli_get_int(&cmd, "compress-over", 0, INT64_MAX, 4096, &compress_over)) ||
         (rv = cli_get_int(&cmd, "txn-wait", 0, INT64_MAX, 60000, &pr->txn_wait_ms))) {
         free(pr);

@@ -46,6 +46,10 @@ int msgbuild_properties(struct buf *out, const struct tern_send_msg *m, const ch
         snprintf(errmsg, TERN_ERRMSG_SIZE, "delay level %d out of range 0..18", m->delay_level);
         return TERN_E_INVAL;
     }
+    if (m->delay_ms < 0 || m->deliver_at_ms < 0 || (m->delay_level > 0) + (m->delay_ms > 0) + (m->deliver_at_ms > 0) > 1) {
+        snprintf(errmsg, TERN_ERRMSG_SIZE, "give at most one of delay level, delay ms, deliver-at (>= 0)");
+        return TERN_E_INVAL;
+    }
     /* User properties first so the reserved keys below win on a clash. */
     for (size_t i = 0; i < m->prop_count; i++)
         put(out, m->props[i].key, m->props[i].value);
@@ -56,6 +60,11 @@ int msgbuild_properties(struct buf *out, const struct tern_send_msg *m, const ch
         char d[8];
         snprintf(d, sizeof d, "%d", m->delay_level);
         put(out, "DELAY", d);
+    }
+    if (m->delay_ms > 0 || m->deliver_at_ms > 0) {
+        char d[24];
+        snprintf(d, sizeof d, "%lld", (long long)(m->delay_ms > 0 ? m->delay_ms : m->deliver_at_ms));
+        put(out, m->delay_ms > 0 ? "TIMER_DELAY_MS" : "TIMER_DELIVER_MS", d);
     }
     put(out, "__SHARDINGKEY", m->sharding_key);
     if (out->err) {

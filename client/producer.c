@@ -283,7 +283,7 @@ static int prepare_batch(struct psend *ps, const struct tern_send_msg *msgs, siz
             errmsg_printf(c->errmsg, "batch message %zu: all messages need the same topic", i);
             return TERN_E_INVAL;
         }
-        if (msgs[i].delay_level != 0) {
+        if (msgs[i].delay_level != 0 || msgs[i].delay_ms != 0 || msgs[i].deliver_at_ms != 0) {
             errmsg_printf(c->errmsg, "batch message %zu: batches cannot be delayed", i);
             return TERN_E_INVAL;
         }
@@ -703,7 +703,8 @@ struct coalesce_group {
  * DELAY or TRAN_MSG, which the batch path refuses). */
 static bool coalescible(const struct psend *ps, const struct tern_send_msg *m)
 {
-    return m->delay_level == 0 && m->prop_count == 0 && ps->sysflag == 0 && !ps->oneway;
+    return m->delay_level == 0 && m->delay_ms == 0 && m->deliver_at_ms == 0 && m->prop_count == 0 &&
+           ps->sysflag == 0 && !ps->oneway;
 }
 
 static void flush_idle_cb(uv_idle_t *h);

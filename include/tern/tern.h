@@ -142,6 +142,8 @@ struct tern_send_msg {
     size_t prop_count;
     int32_t flag;        /* user flag, stored verbatim */
     int delay_level;     /* DELAY property 1..18, 0: none */
+    int64_t delay_ms;      /* TIMER_DELAY_MS: due this long after the broker stores it; 0: none */
+    int64_t deliver_at_ms; /* TIMER_DELIVER_MS: due at this epoch ms; 0: none (one delay kind per message) */
 
     /* Queue selection, first that applies:
      *  - use_queue_id: queue queue_id of broker broker_name (NULL: the first
