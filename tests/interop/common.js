@@ -26,8 +26,15 @@ const httpclient = {
   },
 };
 
+// ACL credentials from the environment (TERN_INTEROP_AK / TERN_INTEROP_SK):
+// ali-ons then signs every request (AccessKey, OnsChannel, Signature).
+function credentials() {
+  const ak = process.env.TERN_INTEROP_AK;
+  return ak ? { accessKey: ak, secretKey: process.env.TERN_INTEROP_SK || '' } : {};
+}
+
 function clientOptions(nameSrv, extra) {
-  return Object.assign({
+  return Object.assign(credentials(), {
     nameSrv,
     httpclient,
     logger,

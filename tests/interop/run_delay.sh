@@ -8,25 +8,7 @@
 # or ali-ons not installable).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-: "${TERN_BIN_DIR:=$HERE/../../build/bin}"
-export TERN_BIN_DIR
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "interop: SKIP: node and npm are needed" >&2
-  exit 77
-fi
-lockhash="$(cat "$HERE/package.json" "$HERE/package-lock.json" 2>/dev/null | sha256sum | cut -c1-16)"
-cache="${TERN_INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tern-interop/$lockhash}"
-if [ ! -f "$cache/node_modules/ali-ons/package.json" ]; then
-  mkdir -p "$cache"
-  cp "$HERE/package.json" "$cache/"
-  [ -f "$HERE/package-lock.json" ] && cp "$HERE/package-lock.json" "$cache/"
-  if [ -f "$cache/package-lock.json" ]; then npm_cmd=(npm ci); else npm_cmd=(npm install); fi
-  if ! (cd "$cache" && timeout 120 "${npm_cmd[@]}" --no-audit --no-fund --loglevel=error >"$cache/npm.log" 2>&1); then
-    echo "interop: SKIP: npm install failed (registry unreachable?)" >&2
-    exit 77
-  fi
-fi
-export NODE_PATH="$cache/node_modules"
+. "$HERE/npm_env.sh"
 
 . "$HERE/../integration/tern_fixture.sh"
 fixture_start --set "messageDelayLevel=1s 2s 3s"
