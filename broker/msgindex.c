@@ -307,7 +307,9 @@ static int part_load(struct msgindex *mi, struct partlog *pl, struct mi_part *p)
             uint8_t h[MI_HDR];
             size_t got = 0;
             off_t size = 0;
-            struct mi_file tmp;
+            /* Zeroed: sealed_valid fills the header fields only (map stays
+             * NULL: sealed files are read with pread). */
+            struct mi_file tmp = {0};
             bool ok = fs_open(path, O_RDONLY, 0, &fd, mi->errmsg) == 0;
             if (ok) {
                 ok = fs_pread(fd, h, MI_HDR, 0, &got, mi->errmsg) == 0 && got == MI_HDR &&
