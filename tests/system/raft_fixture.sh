@@ -5,7 +5,9 @@
 #
 #   raft_namesrv [host]             start a name server; sets TERN_NAMESRV
 #   raft_ports [host...]            pick broker/raft ports; RHOST[i] = host of member i
-#   raft_start i [--set k=v ...]    start member i (BPID[i]); logs to $TMP/b$i.log
+#   raft_start i [--set k=v ...]    start member i (BPID[i]) with RAFT_OPTS; logs to $TMP/b$i.log
+#   raft_group                      raft_namesrv, raft_ports and raft_start 1 2 3
+#   raft_topic topic queues [pause] create a topic, poll (50 x pause s) until routed to broker-a
 #   raft_stop i                     SIGTERM member i and wait; 0 if it exited 0
 #   raft_leader [not]               routed brokerId-0 address (not $1), polled up to 15 s
 #   raft_member_of addr             member number listening on addr
@@ -16,6 +18,8 @@
 RAFT_TOPIC="${RAFT_TOPIC:-rt}"
 LOGSUM="$BIN/tern-logsum"
 declare -a BPORT RPORT BPID RHOST RNS
+# Extra tern-broker options every raft_start passes (a test's own settings).
+declare -a RAFT_OPTS
 
 raft_namesrv() {
   local host="${1:-127.0.0.1}" nsport=""
@@ -48,9 +52,29 @@ raft_start() {
   ${RNS[$i]:-} "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set "listenHost=${RHOST[$i]}" \
     --set "brokerIP1=${RHOST[$i]}" --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" \
     --set diskMinFreeBytes=0 --set "raftId=$i" --set "raftAddress=${RHOST[$i]}:${RPORT[$i]}" \
-    --set "raftPeers=$PEERS" "$@" >>"$TMP/b$i.log" 2>&1 &
+    --set "raftPeers=$PEERS" ${RAFT_OPTS[@]+"${RAFT_OPTS[@]}"} "$@" >>"$TMP/b$i.log" 2>&1 &
   BPID[$i]=$!
   FIXTURE_PIDS+=("${BPID[$i]}")
+}
+
+# The usual set-up: a name server on loopback and members 1-3 on loopback.
+raft_group() {
+  local i
+  raft_namesrv
+  raft_ports
+  for i in 1 2 3; do raft_start "$i"; done
+}
+
+# The topic is created through the replicated log; wait until the name server
+# routes it (the create itself may answer before the route is registered).
+raft_topic() {
+  local topic=$1 queues=$2 pause=${3:-0.2}
+  t_run 30 "$TERN" topic create --topic "$topic" --queues "$queues" >/dev/null 2>&1
+  for _ in $(seq 1 50); do
+    t_run 10 "$TERN" topic route --topic "$topic" 2>/dev/null | grep -q broker-a && return 0
+    sleep "$pause"
+  done
+  return 1
 }
 
 raft_stop() {

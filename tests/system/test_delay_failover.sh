@@ -10,49 +10,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 N=300
 TOPIC=delayed
 
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
-
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1))
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-for i in 1 2 3; do start_member "$i"; done
-
-leader_addr() {
-  local not="${1:-none}" a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
-    if [ -n "$a" ] && [ "$a" != "$not" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-L1="$(leader_addr)"
+raft_group
+L1="$(raft_leader)"
 check "a leader is elected and registered as brokerId 0" test -n "$L1"
 t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 2 >/dev/null 2>&1
 sleep 1
@@ -71,11 +36,9 @@ check "sending took less than 5 s (A still pending)" test $(($(now_ms) - T0)) -l
 
 # kill -9 the leader just before A's due time: the new leader delivers A and B.
 while [ "$(now_ms)" -lt $((DUE_A - 200)) ]; do sleep 0.02; done
-for i in 1 2 3; do
-  [ "127.0.0.1:${BPORT[$i]}" = "$L1" ] && K=$i
-done
+K="$(raft_member_of "$L1")"
 kill -9 "${BPID[$K]}"
-L2="$(leader_addr "$L1")"
+L2="$(raft_leader "$L1")"
 check "a new leader is elected after kill -9 of the old one" test -n "$L2"
 
 # Wait for B's time, then consume everything.
@@ -101,7 +64,7 @@ check "A delivered within 8 s of its due time despite the failover" test "$lateA
 check "B delivered within 3 s of its due time by the new leader" test "$lateB" -le 3000
 
 # The killed member restarts and replays its log: still nothing doubled.
-start_member "$K"
+raft_start "$K"
 sleep 4
 t_run 120 "$TERN" consume --topic "$TOPIC" --group checker2 --from first --max 100000 --idle-exit 5 \
   --format json >"$TMP/got2" 2>"$TMP/consume2.err"

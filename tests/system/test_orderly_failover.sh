@@ -19,54 +19,18 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 K=12
 M=250
 TOPIC=orderfail
 GROUP=ofg
 
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
-
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1))
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-for i in 1 2 3; do
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-done
-leader_addr() {
-  local not="${1:-none}" a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
-    if [ -n "$a" ] && [ "$a" != "$not" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-L1="$(leader_addr)"
+raft_group
+L1="$(raft_leader)"
 check "a leader is elected" test -n "$L1"
-t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 8 >/dev/null 2>&1
-for _ in $(seq 1 50); do
-  t_run 5 "$TERN" topic route --topic "$TOPIC" 2>/dev/null | grep -q broker-a && break
-  sleep 0.2
-done
+raft_topic "$TOPIC" 8 0.2
 
 declare -a CPID
 start_consumer() {
@@ -90,11 +54,11 @@ for _ in $(seq 1 100); do [ "$(delivered)" -ge $((K * M / 5)) ] && break; sleep 
 start_consumer 3
 for _ in $(seq 1 100); do [ "$(delivered)" -ge $((K * M * 2 / 5)) ] && break; sleep 0.05; done
 at_kill=$(delivered)
-for i in 1 2 3; do [ "127.0.0.1:${BPORT[$i]}" = "$L1" ] && KILLED=$i; done
+KILLED="$(raft_member_of "$L1")"
 kill -9 "${BPID[$KILLED]}"
 echo "# killed member $KILLED (leader $L1) after $at_kill deliveries"
 check "the kill hit a running stream ($at_kill of $((K * M)) delivered)" test "$at_kill" -lt $((K * M * 3 / 4))
-L2="$(leader_addr "$L1")"
+L2="$(raft_leader "$L1")"
 check "a new leader is elected" test -n "$L2"
 for k in $(seq 1 "$K"); do wait "${PPID_[$k]}"; done
 for i in 1 2 3; do wait "${CPID[$i]}"; done

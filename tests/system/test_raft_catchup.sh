@@ -10,6 +10,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 TOPIC=catchup
 QUEUES=4
@@ -19,48 +21,11 @@ PAD=${CATCHUP_PAD:-0}   # extra body bytes per message (for a memory figure by h
 N3=200   # after it caught up
 N4=100   # after it restarted once more
 
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
-
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1)) # free_broker_port checked port+1 too
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
 # raftSnapshotBytes=16k: a snapshot every ~16 KiB of log (at least 16
 # entries), and only that much kept behind it.
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    --set raftSnapshotBytes=16k --set raftCatchupTimeout=60s \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-for i in 1 2 3; do start_member "$i"; done
-
-leader_addr() {
-  local a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
-    if [ -n "$a" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-L="$(leader_addr)"
+RAFT_OPTS=(--set raftSnapshotBytes=16k --set raftCatchupTimeout=60s)
+raft_group
+L="$(raft_leader)"
 check "a leader is elected and registered as brokerId 0" test -n "$L"
 t_run 30 "$TERN" topic create --topic "$TOPIC" --queues "$QUEUES" >/dev/null 2>&1
 
@@ -91,7 +56,7 @@ check "$N2 sends acknowledged by the two remaining members ($acked)" test "$acke
 snaps="$(ls "$TMP"/b*/raft/snapshot-*.meta 2>/dev/null | wc -l)"
 check "snapshots were taken while the follower was down ($snaps snapshot files)" test "$snaps" -gt 0
 
-start_member "$F"
+raft_start "$F"
 done_line=""
 for _ in $(seq 1 300); do
   done_line="$(grep -m1 'catch-up done' "$TMP/b$F.log" || true)"
@@ -118,7 +83,7 @@ kill -TERM "${BPID[$F]}"
 wait "${BPID[$F]}" 2>/dev/null
 rc=$?
 check "the caught-up member stops cleanly ($rc)" test "$rc" = 0
-start_member "$F"
+raft_start "$F"
 acked=$(produce $((N1 + N2 + N3 + 1)) "$N4")
 check "$N4 sends acknowledged after its restart ($acked)" test "$acked" = "$N4"
 check "the restart fetched nothing again (one catch-up in its log)" \
@@ -135,7 +100,7 @@ ends() { # member
   echo "$s"
 }
 LI=""
-for i in 1 2 3; do [ "127.0.0.1:${BPORT[$i]}" = "$L" ] && LI=$i; done
+LI="$(raft_member_of "$L")"
 for _ in $(seq 1 100); do
   [ "$(ends "$F")" = "$(ends "$LI")" ] && break
   sleep 0.2

@@ -8,51 +8,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 N=6000
 TOPIC=failover
 
-# Name server from the fixture helpers, then three raft members.
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
-
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1)) # free_broker_port checked port+1 too
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-for i in 1 2 3; do start_member "$i"; done
-
-# The leader's address as routed (brokerId 0), polled until it is not $1.
-leader_addr() {
-  local not="${1:-none}" a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
-    if [ -n "$a" ] && [ "$a" != "$not" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-L1="$(leader_addr)"
+raft_group
+L1="$(raft_leader)"
 check "a leader is elected and registered as brokerId 0" test -n "$L1"
 t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 4 >/dev/null 2>&1
 check "topic created through the replicated log" bash -c "t_run() { timeout 10 \"\$@\"; }; $TERN topic route --topic $TOPIC | grep -q broker-a"
@@ -63,15 +26,13 @@ seq 1 "$N" | sed 's/^/msg-/' >"$TMP/in"
 t_run 120 "$TERN" produce --topic "$TOPIC" --window 1 <"$TMP/in" >"$TMP/acks" 2>"$TMP/produce.err" &
 PROD=$!
 sleep 1
-for i in 1 2 3; do
-  [ "127.0.0.1:${BPORT[$i]}" = "$L1" ] && K=$i
-done
+K="$(raft_member_of "$L1")"
 kill -9 "${BPID[$K]}"
 acked_at_kill=$(wc -l <"$TMP/acks")
 wait "$PROD"
 check "the kill hit a running stream ($acked_at_kill of $N acknowledged before it)" \
   test "$acked_at_kill" -gt 0 -a "$acked_at_kill" -lt "$N"
-L2="$(leader_addr "$L1")"
+L2="$(raft_leader "$L1")"
 check "a new leader is elected after kill -9 of the old one" test -n "$L2"
 
 # Acknowledged = input lines without a "line N:" error (results come in input order).
@@ -104,7 +65,7 @@ check "per queue: contiguous offsets, message numbers increasing (repeats of a r
       last = n }'"
 
 # The killed member restarts and catches up; replicas end byte-identical.
-start_member "$K"
+raft_start "$K"
 same=0
 for _ in $(seq 1 100); do
   sums=""

@@ -14,56 +14,17 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 TOPIC=txnfail
 GROUP=txn-failover-group
 
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
-
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1))
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    --set transactionTimeOut=3s --set transactionCheckInterval=2s \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-for i in 1 2 3; do start_member "$i"; done
-
-leader_addr() {
-  local not="${1:-none}" a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
-    if [ -n "$a" ] && [ "$a" != "$not" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-L1="$(leader_addr)"
+RAFT_OPTS=(--set transactionTimeOut=3s --set transactionCheckInterval=2s)
+raft_group
+L1="$(raft_leader)"
 check "a leader is elected and registered as brokerId 0" test -n "$L1"
-t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 1 >/dev/null 2>&1
-for _ in $(seq 1 50); do
-  t_run 10 "$TERN" topic route --topic "$TOPIC" 2>/dev/null | grep -q broker-a && break
-  sleep 0.2
-done
+raft_topic "$TOPIC" 1 0.2
 
 # A burst of commits: each END arrives right behind its half message's ack,
 # often before the leader has written that half message (then it waits).
@@ -92,11 +53,9 @@ t_run 20 "$TERN" consume --topic "$TOPIC" --group before --from first --idle-exi
 check "before the failover only the committed message is visible" \
   test "$(cat "$TMP/before")" = "committed-1"
 
-for i in 1 2 3; do
-  [ "127.0.0.1:${BPORT[$i]}" = "$L1" ] && K=$i
-done
+K="$(raft_member_of "$L1")"
 kill -9 "${BPID[$K]}"
-L2="$(leader_addr "$L1")"
+L2="$(raft_leader "$L1")"
 check "a new leader is elected after kill -9 of the old one" test -n "$L2"
 
 # A new producer of the group; it answers every check-back with commit and
@@ -114,7 +73,7 @@ check "the new leader logged no malformed transaction command" \
   bash -c "! grep -q 'malformed .*\(PREPARE\|END\|CHECK\)' '$TMP'/b*.log"
 
 # The killed member restarts from its log and rejoins.
-start_member "$K"
+raft_start "$K"
 sleep 3
 check "the killed member restarts and stays up" kill -0 "${BPID[$K]}"
 
@@ -132,8 +91,8 @@ done
 
 # Whole-group restart from the table files and the log: p2-own is still
 # undecided (its producer left after one answer) and must be checked again.
-for i in 1 2 3; do start_member "$i"; done
-L3="$(leader_addr)"
+for i in 1 2 3; do raft_start "$i"; done
+L3="$(raft_leader)"
 check "the group restarts and elects a leader" test -n "$L3"
 check "every member loaded its transaction table" \
   bash -c "for i in 1 2 3; do tail -n 40 '$TMP'/b\$i.log | grep -q 'open transactions loaded' || exit 1; done"
