@@ -14,27 +14,9 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/testlib.h"
+#include "tests/lib/tsync.h"
 
 static struct testcluster tc;
-
-static struct tern_client_opts client_opts(void)
-{
-    struct tern_client_opts o;
-    tern_client_opts_init(&o);
-    o.namesrv_addr = tc.ns_addr;
-    o.client_ip = "127.0.0.1";
-    return o;
-}
-
-static struct tern_sync *open_sync(void)
-{
-    struct tern_client_opts o = client_opts();
-    struct tern_sync *s;
-    char err[TERN_ERRMSG_SIZE];
-    if (tern_sync_open(&o, &s, err) != 0)
-        fail_msg("tern_sync_open: %s", err);
-    return s;
-}
 
 static bool run_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int64_t ms)
 {
@@ -49,7 +31,7 @@ static bool run_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int
 
 static void create_topic(const char *topic, int queues)
 {
-    struct tern_sync *s = open_sync();
+    struct tern_sync *s = tsync_open(tc.ns_addr);
     struct tern_topic_opts to = {.topic = topic, .read_queues = queues, .write_queues = queues};
     if (tern_sync_create_topic(s, &to) != 0)
         fail_msg("create %s: %s", topic, tern_sync_errmsg(s));
@@ -63,7 +45,7 @@ static void create_topic(const char *topic, int queues)
 
 static void produce(const char *topic, const char *prefix, int n)
 {
-    struct tern_sync *s = open_sync();
+    struct tern_sync *s = tsync_open(tc.ns_addr);
     struct tern_producer_opts po;
     tern_producer_opts_init(&po);
     po.group = "pg-groups";
@@ -85,13 +67,7 @@ static int setup(void **state)
     (void)state;
     testcluster_start(&tc, "client-groups");
     /* Wait for the broker's registration. */
-    struct tern_sync *s = open_sync();
-    const struct tern_cluster_info *ci = NULL;
-    int64_t deadline = clock_mono_ms() + 15000;
-    while ((tern_sync_cluster_info(s, &ci) != 0 || ci->broker_count == 0) && clock_mono_ms() < deadline)
-        tern_sync_run(s, 200);
-    assert_true(ci && ci->broker_count > 0);
-    tern_sync_close(s);
+    tsync_wait_broker(tc.ns_addr);
     return 0;
 }
 
@@ -148,7 +124,7 @@ static void test_restart_resumes_at_committed_offset(void **state)
     co.retry_delay_ms = 60000; /* refused messages stay refused in this run */
 
     struct resume first = {.limit = 12};
-    first.s = open_sync();
+    first.s = tsync_open(tc.ns_addr);
     co.arg = &first;
     struct tern_consumer *c1;
     assert_int_equal(tern_consumer_new(tern_sync_client(first.s), &co, &c1), 0);
@@ -156,7 +132,7 @@ static void test_restart_resumes_at_committed_offset(void **state)
     tern_sync_close(first.s); /* commits what was consumed */
 
     /* The broker holds exactly the consumed count as committed offsets. */
-    struct tern_sync *s = open_sync();
+    struct tern_sync *s = tsync_open(tc.ns_addr);
     int64_t committed_total = 0;
     for (int q = 0; q < 2; q++) {
         int64_t off;
@@ -168,7 +144,7 @@ static void test_restart_resumes_at_committed_offset(void **state)
     tern_sync_close(s);
 
     struct resume second = {.limit = 8};
-    second.s = open_sync();
+    second.s = tsync_open(tc.ns_addr);
     co.arg = &second;
     co.retry_delay_ms = 1000;
     assert_int_equal(tern_consumer_new(tern_sync_client(second.s), &co, &c1), 0);
@@ -256,7 +232,7 @@ static void test_group_members_split_queues_and_rebalance(void **state)
     co.topic = "RebalanceTopic";
     co.cb = ignore_cb;
     for (int i = 0; i < 3; i++) {
-        struct tern_client_opts o = client_opts();
+        struct tern_client_opts o = tsync_opts(tc.ns_addr);
         char inst[32];
         snprintf(inst, sizeof inst, "member-%d", i);
         o.instance_name = inst;
@@ -354,7 +330,7 @@ static void test_retry_later_and_broadcasting(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct tern_client *c1, *c2;
-    struct tern_client_opts o = client_opts();
+    struct tern_client_opts o = tsync_opts(tc.ns_addr);
     o.instance_name = "bc-1";
     assert_int_equal(tern_client_new(&loop, &o, &c1, NULL), 0);
     o.instance_name = "bc-2";
@@ -482,7 +458,7 @@ static void test_clients_survive_broker_restart(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     struct tern_client *pc, *cc;
-    struct tern_client_opts o = client_opts();
+    struct tern_client_opts o = tsync_opts(tc.ns_addr);
     o.request_timeout_ms = 2000;
     o.instance_name = "restart-p";
     assert_int_equal(tern_client_new(&loop, &o, &pc, NULL), 0);

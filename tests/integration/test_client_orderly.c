@@ -17,39 +17,15 @@
 #include "tests/lib/cluster.h"
 #include "tests/lib/rpcsync.h"
 #include "tests/lib/testlib.h"
+#include "tests/lib/tsync.h"
 
 static struct testcluster tc;
-
-static struct tern_client_opts client_opts(void)
-{
-    struct tern_client_opts o;
-    tern_client_opts_init(&o);
-    o.namesrv_addr = tc.ns_addr;
-    o.client_ip = "127.0.0.1";
-    return o;
-}
-
-static struct tern_sync *open_sync(void)
-{
-    struct tern_client_opts o = client_opts();
-    struct tern_sync *s;
-    char err[TERN_ERRMSG_SIZE];
-    if (tern_sync_open(&o, &s, err) != 0)
-        fail_msg("tern_sync_open: %s", err);
-    return s;
-}
 
 static int setup(void **state)
 {
     (void)state;
     testcluster_start(&tc, "orderly-locks");
-    struct tern_sync *s = open_sync();
-    const struct tern_cluster_info *ci = NULL;
-    int64_t deadline = clock_mono_ms() + 15000;
-    while ((tern_sync_cluster_info(s, &ci) != 0 || ci->broker_count == 0) && clock_mono_ms() < deadline)
-        tern_sync_run(s, 200);
-    assert_true(ci && ci->broker_count > 0);
-    tern_sync_close(s);
+    tsync_wait_broker(tc.ns_addr);
     return 0;
 }
 
@@ -196,22 +172,22 @@ static bool run_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int
     return true;
 }
 
-static void test_orderly_consumer_locks_and_retries_in_place(void **state)
+/* Create topic with one queue and send m-1..m-n to it, all with sharding
+ * key "k" (each send retried for up to 15 s while the route settles). */
+static void create_and_send(const char *topic, int n)
 {
-    (void)state;
-    /* One queue, eight messages m-1..m-8. */
-    struct tern_sync *s = open_sync();
-    struct tern_topic_opts to = {.topic = "OrderT", .read_queues = 1, .write_queues = 1};
+    struct tern_sync *s = tsync_open(tc.ns_addr);
+    struct tern_topic_opts to = {.topic = topic, .read_queues = 1, .write_queues = 1};
     assert_int_equal(tern_sync_create_topic(s, &to), 0);
     struct tern_producer_opts po;
     tern_producer_opts_init(&po);
     po.group = "pg-orderly";
     struct tern_producer *p;
     assert_int_equal(tern_sync_producer(s, &po, &p), 0);
-    for (int i = 1; i <= 8; i++) {
+    for (int i = 1; i <= n; i++) {
         char body[16];
         snprintf(body, sizeof body, "m-%d", i);
-        struct tern_send_msg m = {.topic = "OrderT", .body = body, .body_len = strlen(body), .sharding_key = "k"};
+        struct tern_send_msg m = {.topic = topic, .body = body, .body_len = strlen(body), .sharding_key = "k"};
         struct tern_send_result res;
         int64_t deadline = clock_mono_ms() + 15000;
         int rv;
@@ -220,10 +196,29 @@ static void test_orderly_consumer_locks_and_retries_in_place(void **state)
         assert_int_equal(rv, 0);
     }
     tern_sync_close(s);
+}
+
+/* Close the consumer (waiting up to 15 s for its close callback), the client
+ * and the loop. */
+static void close_all(uv_loop_t *loop, struct tern_client *c, struct tern_consumer *cons)
+{
+    closed_n = 0;
+    tern_consumer_close(cons, closed, NULL);
+    assert_true(run_loop_until(loop, is_closed, NULL, 15000));
+    tern_client_close(c, NULL, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void test_orderly_consumer_locks_and_retries_in_place(void **state)
+{
+    (void)state;
+    /* One queue, eight messages m-1..m-8. */
+    create_and_send("OrderT", 8);
 
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    struct tern_client_opts o = client_opts();
+    struct tern_client_opts o = tsync_opts(tc.ns_addr);
     o.instance_name = "orderly-1";
     struct tern_client *c;
     assert_int_equal(tern_client_new(&loop, &o, &c, NULL), 0);
@@ -254,12 +249,7 @@ static void test_orderly_consumer_locks_and_retries_in_place(void **state)
     const int q0[] = {0};
     assert_int_equal(lock_call(&other, CODES_REQ_LOCK_BATCH_MQ, "intruder", "OrderT", q0, 1), 0);
     /* Closing releases it: the next lock succeeds at once. */
-    closed_n = 0;
-    tern_consumer_close(cons, closed, NULL);
-    assert_true(run_loop_until(&loop, is_closed, NULL, 15000));
-    tern_client_close(c, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, c, cons);
     unsigned got = 0;
     for (int i = 0; i < 20 && !got; i++) {
         got = lock_call(&other, CODES_REQ_LOCK_BATCH_MQ, "intruder", "OrderT", q0, 1);
@@ -301,30 +291,11 @@ static bool moved_on(void *arg)
 static void test_orderly_exhausted_retries_go_to_dead_letter(void **state)
 {
     (void)state;
-    struct tern_sync *s = open_sync();
-    struct tern_topic_opts to = {.topic = "DlqT", .read_queues = 1, .write_queues = 1};
-    assert_int_equal(tern_sync_create_topic(s, &to), 0);
-    struct tern_producer_opts po;
-    tern_producer_opts_init(&po);
-    po.group = "pg-orderly";
-    struct tern_producer *p;
-    assert_int_equal(tern_sync_producer(s, &po, &p), 0);
-    for (int i = 1; i <= 3; i++) {
-        char body[16];
-        snprintf(body, sizeof body, "m-%d", i);
-        struct tern_send_msg m = {.topic = "DlqT", .body = body, .body_len = strlen(body), .sharding_key = "k"};
-        struct tern_send_result res;
-        int64_t deadline = clock_mono_ms() + 15000;
-        int rv;
-        while ((rv = tern_sync_send(s, p, &m, &res)) != 0 && clock_mono_ms() < deadline)
-            tern_sync_run(s, 200);
-        assert_int_equal(rv, 0);
-    }
-    tern_sync_close(s);
+    create_and_send("DlqT", 3);
 
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    struct tern_client_opts o = client_opts();
+    struct tern_client_opts o = tsync_opts(tc.ns_addr);
     o.instance_name = "orderly-dlq";
     struct tern_client *c;
     assert_int_equal(tern_client_new(&loop, &o, &c, NULL), 0);
@@ -347,7 +318,7 @@ static void test_orderly_exhausted_retries_go_to_dead_letter(void **state)
     if (moved) {
         /* The broker took it (CONSUMER_SEND_MSG_BACK): the queue moved on and
          * the message sits in the group's dead-letter topic. */
-        struct tern_sync *s2 = open_sync();
+        struct tern_sync *s2 = tsync_open(tc.ns_addr);
         const struct tern_route *r = NULL;
         assert_int_equal(tern_sync_topic_route(s2, "%DLQ%og-dlq", &r), 0);
         tern_sync_close(s2);
@@ -358,12 +329,7 @@ static void test_orderly_exhausted_retries_go_to_dead_letter(void **state)
         assert_int_equal(st.delivered_after, 0);
         print_message("broker refused the dead-letter send-back: queue held at the failed message\n");
     }
-    closed_n = 0;
-    tern_consumer_close(cons, closed, NULL);
-    assert_true(run_loop_until(&loop, is_closed, NULL, 15000));
-    tern_client_close(c, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_all(&loop, c, cons);
 }
 
 int main(void)
