@@ -9,11 +9,14 @@
 #   raft_group                      raft_namesrv, raft_ports and raft_start 1 2 3
 #   raft_topic topic queues [pause] create a topic, poll (50 x pause s) until routed to broker-a
 #   raft_stop i                     SIGTERM member i and wait; 0 if it exited 0
-#   raft_leader [not]               routed brokerId-0 address (not $1), polled up to 15 s
-#   raft_member_of addr             member number listening on addr
+#   raft_leader [not]               routed brokerId-0 address (not $1), polled up to 15 s;
+#                                   only in cluster $RAFT_CLUSTER if that is set
+#   raft_member_of addr             member number (any BPORT index) listening on addr
 #   raft_produce tag n [args]       send tag-1..tag-n one at a time in the background (PROD)
 #   raft_acked tag                  after the producer ended: acknowledged lines -> $TMP/acked.tag
 #   raft_consume group out          consume everything from the first offset: queue|offset|body lines
+#   raft_converge topic queues tries  poll (tries x 0.2 s) until members 1-3 hold the same
+#                                   partition bytes of topic (NUL padding ignored)
 #   raft_sums out                   tern-logsum of every member's data dir: $out.1..3
 RAFT_TOPIC="${RAFT_TOPIC:-rt}"
 LOGSUM="$BIN/tern-logsum"
@@ -88,7 +91,7 @@ raft_stop() {
 raft_leader() {
   local not="${1:-none}" a
   for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }')"
+    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk -v c="${RAFT_CLUSTER:-}" '(c == "" || $1 == c) && $3 == 0 { print $5 }')"
     if [ -n "$a" ] && [ "$a" != "$not" ]; then
       echo "$a"
       return 0
@@ -100,7 +103,7 @@ raft_leader() {
 
 raft_member_of() {
   local i
-  for i in 1 2 3; do
+  for i in "${!BPORT[@]}"; do
     [ "${RHOST[$i]}:${BPORT[$i]}" = "$1" ] && echo "$i" && return 0
   done
   return 1
@@ -157,6 +160,26 @@ raft_in_order() {
 # Bodies stored more than once (producer retries across a failover).
 raft_dups() {
   cut -d'|' -f3 "$1" | sort | uniq -d | wc -l
+}
+
+raft_converge() {
+  local topic=$1 queues=$2 tries=$3 i q s sums a
+  for _ in $(seq 1 "$tries"); do
+    sums=""
+    for i in 1 2 3; do
+      s=""
+      for ((q = 0; q < queues; q++)); do
+        s="$s $(cat "$TMP/b$i/queues/$topic/$q/"*.log 2>/dev/null | tr -d '\000' | md5sum | cut -c1-12)"
+      done
+      sums="$sums|$s"
+    done
+    a="$(echo "$sums" | cut -d'|' -f2)"
+    if [ "$a" = "$(echo "$sums" | cut -d'|' -f3)" ] && [ "$a" = "$(echo "$sums" | cut -d'|' -f4)" ]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
 }
 
 raft_sums() {

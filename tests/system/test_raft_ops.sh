@@ -17,21 +17,16 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 TOPIC=ops
 GROUP=broker-a
 
-"$BIN/tern-namesrv" --port 0 >"$TMP/namesrv.log" 2>&1 &
-FIXTURE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  nsport="$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$TMP/namesrv.log" | head -n 1)"
-  [ -n "$nsport" ] && break
-  sleep 0.1
-done
-export TERN_NAMESRV="127.0.0.1:$nsport"
+raft_namesrv
 
-declare -a BPORT RPORT BPID
 for i in 1 2 3 4; do
+  RHOST[$i]=127.0.0.1
   while :; do
     BPORT[$i]="$(free_broker_port)"
     dup=0
@@ -46,35 +41,9 @@ done
 # (which do not list it: a member not listed does not bootstrap, it waits to
 # be added).
 PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set brokerName=$GROUP --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 \
-    --set brokerIP1=127.0.0.1 --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" \
-    --set diskMinFreeBytes=0 --set raftSnapshotBytes=16k --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" \
-    --set "raftPeers=$PEERS" >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-member_of_addr() {
-  local i
-  for i in 1 2 3 4; do
-    [ "127.0.0.1:${BPORT[$i]}" = "$1" ] && echo "$i"
-  done
-}
-
-# The leader's client address as routed (brokerId 0), polled until it is not $1.
-leader_addr() {
-  local not="${1:-none}" a
-  for _ in $(seq 1 150); do
-    a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$1 == "DefaultCluster" && $3 == 0 { print $5 }')"
-    if [ -n "$a" ] && [ "$a" != "$not" ]; then
-      echo "$a"
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
+RAFT_OPTS=(--set brokerName=$GROUP --set raftSnapshotBytes=16k)
+# The leader's client address as routed: brokerId 0 of DefaultCluster.
+RAFT_CLUSTER=DefaultCluster
 # The raft section of `tern cluster` (member lines of the group).
 raft_members() { t_run 20 "$TERN" cluster 2>/dev/null | sed -n '/^RAFT GROUP/,$p' | awk '$1 ~ /^[0-9]+$/'; }
 
@@ -110,8 +79,8 @@ identical() {
   return 1
 }
 
-for i in 1 2 3; do start_member "$i"; done
-L1="$(leader_addr)"
+for i in 1 2 3; do raft_start "$i"; done
+L1="$(raft_leader)"
 check "a leader is elected and registered as brokerId 0" test -n "$L1"
 t_run 30 "$TERN" topic create --topic "$TOPIC" --queues 4 >/dev/null 2>&1
 check "topic created through the replicated log" bash -c "timeout 10 $TERN topic route --topic $TOPIC | grep -q $GROUP"
@@ -122,7 +91,7 @@ check "tern cluster shows per member applied index, match index and lag" \
   test "$(awk '$6 ~ /^[0-9]+$/ && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9]+$/' "$TMP/members0" | wc -l)" = 3
 
 # ---- 1. transfer-leader ------------------------------------------------------
-K1="$(member_of_addr "$L1")"
+K1="$(raft_member_of "$L1")"
 F1=$((K1 % 3 + 1)) # a follower
 t_run 20 "$TERN" group transfer-leader --broker "127.0.0.1:${BPORT[$F1]}" >"$TMP/refuse.out" 2>"$TMP/refuse.err"
 rc=$?
@@ -141,13 +110,13 @@ t1=$(date +%s%N)
 echo "# transfer-leader answered in $(((t1 - t0) / 1000000)) ms: $(cat "$TMP/transfer.out" "$TMP/transfer.err")"
 K2="$(sed -n 's/.*leader is now raft member \([0-9]*\).*/\1/p' "$TMP/transfer.out")"
 check "transfer-leader succeeds and reports the new leader" bash -c "[ $rc = 0 ] && [ -n '$K2' ] && [ '$K2' != '$K1' ]"
-L2="$(leader_addr "$L1")"
+L2="$(raft_leader "$L1")"
 check "the new leader registers as brokerId 0 (raft member $K2)" test "$L2" = "127.0.0.1:${BPORT[$K2]:-0}"
 # Then to a named member: the remaining one.
 for i in 1 2 3; do [ "$i" != "$K1" ] && [ "$i" != "$K2" ] && K3=$i; done
 t_run 30 "$TERN" group transfer-leader --broker "$L2" --to "$K3" >"$TMP/transfer2.out" 2>&1
 check "transfer-leader --to $K3 moves leadership to member $K3" grep -q "leader is now raft member $K3 " "$TMP/transfer2.out"
-L3="$(leader_addr "$L2")"
+L3="$(raft_leader "$L2")"
 check "member $K3 registers as brokerId 0" test "$L3" = "127.0.0.1:${BPORT[$K3]}"
 wait "$STREAM"
 acked="$(stream_acked t1)"
@@ -167,7 +136,7 @@ check "it handed leadership over before exiting (no election timeout)" \
 sig_ms="$(awk '/signal 15: shutting down/ { split($1, t, "T"); s = t[2] } /hand-off: leadership moved/ { split($1, t, "T"); e = t[2] }
   END { split(s, a, ":"); split(e, b, ":"); printf "%d", ((b[1] * 60 + b[2]) * 60 + b[3] - ((a[1] * 60 + a[2]) * 60 + a[3])) * 1000 }' "$TMP/b$K3.log")"
 echo "# SIGTERM to leadership moved (leader's log): ${sig_ms} ms"
-L4="$(leader_addr "$L3")"
+L4="$(raft_leader "$L3")"
 check "a new leader registers as brokerId 0" test -n "$L4"
 wait "$STREAM"
 acked="$(stream_acked t2)"
@@ -176,13 +145,13 @@ check "every send acknowledged through the leader's SIGTERM ($acked of 4000)" te
 raft_members >"$TMP/members_down"
 check "tern cluster shows the stopped member $K3 as unreachable, with the leader's match index and a lag" \
   awk -v k="$K3" '$1 == k && $2 == "voter" && $3 == "unreachable" && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9]+$/ { ok = 1 } END { exit !ok }' "$TMP/members_down"
-start_member "$K3"
+raft_start "$K3"
 check "the stopped member restarts cleanly and catches up byte-identical" identical 1 2 3
 
 # ---- 3. add-replica and remove-replica ---------------------------------------
-KL="$(member_of_addr "$L4")"
+KL="$(raft_member_of "$L4")"
 seq 1 2000 | sed 's/^/pre-/' | t_run 60 "$TERN" produce --topic "$TOPIC" >/dev/null 2>&1
-start_member 4
+raft_start 4
 sleep 0.5
 check "a member not in raftPeers waits to be added instead of bootstrapping" \
   grep -q "not in the initial configuration: joining" "$TMP/b4.log"
@@ -218,11 +187,11 @@ check "member 4 registered with the name server as brokerId 4" \
 # A real voter with the whole log: it can lead and take writes.
 t_run 30 "$TERN" group transfer-leader --broker "$L4" --to 4 >"$TMP/to4.out" 2>&1
 check "transfer-leader --to 4: the new member leads" grep -q "leader is now raft member 4 " "$TMP/to4.out"
-check "member 4 registers as brokerId 0" test "$(leader_addr "$L4")" = "127.0.0.1:${BPORT[4]}"
+check "member 4 registers as brokerId 0" test "$(raft_leader "$L4")" = "127.0.0.1:${BPORT[4]}"
 seq 1 300 | sed 's/^/led4-/' | t_run 60 "$TERN" produce --topic "$TOPIC" >/dev/null 2>"$TMP/led4.err"
 check "sends succeed with member 4 leading" grep -q "sent 300 messages (0 failed)" "$TMP/led4.err"
 t_run 30 "$TERN" group transfer-leader --broker "127.0.0.1:${BPORT[4]}" --to "$KL" >/dev/null 2>&1
-L4="$(leader_addr "127.0.0.1:${BPORT[4]}")"
+L4="$(raft_leader "127.0.0.1:${BPORT[4]}")"
 check "leadership back on member $KL" test "$L4" = "127.0.0.1:${BPORT[$KL]}"
 
 t_run 30 "$TERN" group remove-replica --broker "$L4" --id 4 >"$TMP/rm.out" 2>"$TMP/rm.err"
@@ -238,7 +207,7 @@ check "the three-member group still takes writes" grep -q "sent 500 messages (0 
 # The removal is in the replicated log: after a leader change the new
 # leader's configuration still has three voters and no member 4.
 t_run 30 "$TERN" group transfer-leader --broker "$L4" >/dev/null 2>&1
-L5="$(leader_addr "$L4")"
+L5="$(raft_leader "$L4")"
 raft_members >"$TMP/members6"
 check "after another leader change the configuration still has 3 voters, without member 4" \
   bash -c "[ -n '$L5' ] && [ \$(awk '\$2 == \"voter\"' '$TMP/members6' | wc -l) = 3 ] && ! awk '\$1 == 4 && \$2 != \"(none)\" { f = 1 } END { exit !f }' '$TMP/members6'"
