@@ -22,6 +22,7 @@
 #include "tern/error.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rpcsync.h"
+#include "tests/lib/tbroker.h"
 #include "tests/lib/tclient.h"
 #include "tests/lib/testlib.h"
 
@@ -36,27 +37,14 @@ static int broker_port;
 /* First start with proc_start; restarts reuse its argv (proc_restart). */
 static void start_broker_proc(void)
 {
-    if (broker.argv[0]) {
-        proc_restart(&broker);
-        return;
-    }
-    char bin[512], log[600], set_port[64], set_dir[600];
-    snprintf(log, sizeof log, "%s/broker.log", dir);
-    snprintf(set_port, sizeof set_port, "listenPort=%d", broker_port);
-    snprintf(set_dir, sizeof set_dir, "storePathRootDir=%s/data", dir);
-    const char *argv[] = {proc_bin("tern-broker", bin, sizeof bin), "--set", set_port, "--set", set_dir,
-                          "--set", "namesrvAddr=", "--set", "brokerIP1=127.0.0.1",
-                          "--set", "consumerOffsetFlushInterval=200ms", "--set", "diskMinFreeBytes=0", NULL};
-    proc_start(&broker, argv, log);
+    static const char *const extra[] = {"consumerOffsetFlushInterval=200ms", NULL};
+    tbroker_spawn(&broker, dir, broker_port, extra);
 }
 
 static void start_broker(void)
 {
     start_broker_proc();
-    if (!proc_wait_port(broker_port, 10000)) {
-        proc_dump_log(&broker, 50);
-        fail_msg("broker did not start");
-    }
+    tbroker_wait(&broker, broker_port);
 }
 
 static int setup(void **state)
@@ -72,8 +60,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    proc_stop(&broker, 10000);
-    assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    tbroker_stop_clean(&broker);
     testlib_rmtree(dir);
     return 0;
 }
@@ -761,8 +748,7 @@ static void test_offsets_and_messages_survive_restarts(void **state)
     /* A commit right before SIGTERM is written by the shutdown flush. */
     update_offset(&s, "cg-term", "PullTopic", 0, 2, false);
     rpcsync_close(&s);
-    proc_stop(&broker, 10000);
-    assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    tbroker_stop_clean(&broker);
     start_broker();
     rpcsync_open(&s, broker_addr);
     assert_int_equal(query_offset(&s, "cg-term", "PullTopic", 0, 0, &off), CODES_RESP_SUCCESS);
@@ -794,8 +780,7 @@ static void test_corrupt_unit_gets_system_error(void **state)
         assert_int_equal(send_msg(&s, "CorruptTopic", 0, NULL, body, NULL), i);
     }
     rpcsync_close(&s);
-    proc_stop(&broker, 10000);
-    assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    tbroker_stop_clean(&broker);
     /* Flip one byte inside the body of message 1 (each send is one unit). */
     char path[700];
     snprintf(path, sizeof path, "%s/data/queues/CorruptTopic/0/00000000000000000000.log", dir);
@@ -908,8 +893,7 @@ static void test_many_holds_and_shutdown_while_held(void **state)
     for (int i = 0; i < 10; i++)
         pull_async(&a, "ManyTopic", i % QUEUES, 2, &star, &ap[i]);
     rpcsync_run_for(&a, 200);
-    proc_stop(&broker, 10000);
-    assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    tbroker_stop_clean(&broker);
     for (int k = 0; k < 500; k++) {
         int done = 0;
         for (int i = 0; i < 10; i++)

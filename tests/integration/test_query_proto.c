@@ -22,6 +22,7 @@
 #include "tern/error.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rpcsync.h"
+#include "tests/lib/tbroker.h"
 #include "tests/lib/tclient.h"
 #include "tests/lib/testlib.h"
 
@@ -31,22 +32,8 @@ static int broker_port;
 
 static void start_broker(void)
 {
-    if (broker.argv[0]) {
-        proc_restart(&broker);
-    } else {
-        char bin[512], log[600], set_port[64], set_dir[600];
-        snprintf(log, sizeof log, "%s/broker.log", dir);
-        snprintf(set_port, sizeof set_port, "listenPort=%d", broker_port);
-        snprintf(set_dir, sizeof set_dir, "storePathRootDir=%s/data", dir);
-        const char *argv[] = {proc_bin("tern-broker", bin, sizeof bin), "--set", set_port, "--set", set_dir,
-                              "--set", "namesrvAddr=", "--set", "brokerIP1=127.0.0.1", "--set",
-                              "diskMinFreeBytes=0", NULL};
-        proc_start(&broker, argv, log);
-    }
-    if (!proc_wait_port(broker_port, 10000)) {
-        proc_dump_log(&broker, 50);
-        fail_msg("broker did not start");
-    }
+    tbroker_spawn(&broker, dir, broker_port, NULL);
+    tbroker_wait(&broker, broker_port);
 }
 
 static int setup(void **state)
@@ -62,8 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    proc_stop(&broker, 10000);
-    assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
+    tbroker_stop_clean(&broker);
     testlib_rmtree(dir);
     return 0;
 }
@@ -80,22 +66,7 @@ static void send_keyed(struct rpcsync *s, const char *topic, int qid, const char
         properties_append(&props, MSG_PROP_UNIQ_KEY, uniq, strlen(uniq));
     if (tag)
         properties_append(&props, MSG_PROP_TAGS, tag, strlen(tag));
-    struct remoting_cmd req;
-    remoting_cmd_init(&req);
-    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
-    struct headers_send_req h = {
-        .producer_group = slice_of("test-producer"),
-        .topic = slice_of(topic),
-        .default_topic = slice_of("TBW102"),
-        .default_topic_queue_nums = 4,
-        .queue_id = qid,
-        .born_timestamp = clock_now_ms(),
-        .properties = {(const char *)props.data, props.len},
-    };
-    assert_int_equal(headers_send_req_encode(&h, &req), 0);
-    assert_int_equal(rpcsync_call(s, &req, body, strlen(body), 10000), 0);
-    assert_int_equal(s->resp.code, CODES_RESP_SUCCESS);
-    remoting_cmd_free(&req);
+    assert_int_equal(tclient_send_props(s, topic, qid, 4, &props, body, strlen(body), NULL), CODES_RESP_SUCCESS);
     buf_free(&props);
 }
 

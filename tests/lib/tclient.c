@@ -19,13 +19,13 @@ int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char 
                            queue_offset);
 }
 
-int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tag,
-                    const void *body, size_t n, int64_t *queue_offset)
+/* One SEND request of body with encoded properties props; rpcsync's result
+ * (0, or TERN_E_CLOSED without a call when s is closed). On a SUCCESS answer
+ * *queue_offset is set (if not NULL). */
+static int send_call(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, int default_queues,
+                     const void *props, size_t props_len, const void *body, size_t n, int timeout_ms,
+                     int64_t *queue_offset)
 {
-    struct buf props;
-    buf_init(&props);
-    if (tag)
-        properties_append(&props, MSG_PROP_TAGS, tag, strlen(tag));
     struct remoting_cmd req;
     remoting_cmd_init(&req);
     remoting_cmd_init_request(&req, code);
@@ -34,21 +34,44 @@ int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic,
         .producer_group = slice_of("test-producer"),
         .topic = slice_of(topic),
         .default_topic = slice_of("TBW102"),
-        .default_topic_queue_nums = 4,
+        .default_topic_queue_nums = default_queues,
         .queue_id = queue_id,
         .born_timestamp = clock_now_ms(),
-        .properties = {(const char *)props.data, props.len},
+        .properties = {(const char *)props, props_len},
     };
     assert_int_equal(headers_send_req_encode(&h, &req), 0);
-    assert_int_equal(rpcsync_call(s, &req, body, n, 10000), 0);
+    int rv = s->closed ? TERN_E_CLOSED : rpcsync_call(s, &req, body, n, timeout_ms);
     remoting_cmd_free(&req);
-    buf_free(&props);
+    if (rv != 0)
+        return rv;
     if (s->resp.code == CODES_RESP_SUCCESS && queue_offset) {
         struct headers_send_resp r;
         char err[ERRMSG_SIZE];
         assert_int_equal(headers_send_resp_decode(&r, &s->resp, &limits_default, err), 0);
         *queue_offset = r.queue_offset;
     }
+    return 0;
+}
+
+int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tag,
+                    const void *body, size_t n, int64_t *queue_offset)
+{
+    struct buf props;
+    buf_init(&props);
+    if (tag)
+        properties_append(&props, MSG_PROP_TAGS, tag, strlen(tag));
+    assert_int_equal(send_call(s, code, ser, topic, queue_id, 4, props.data, props.len, body, n, 10000, queue_offset),
+                     0);
+    buf_free(&props);
+    return s->resp.code;
+}
+
+int tclient_send_props(struct rpcsync *s, const char *topic, int queue_id, int default_queues, const struct buf *props,
+                       const void *body, size_t n, int64_t *queue_offset)
+{
+    assert_int_equal(send_call(s, CODES_REQ_SEND_MESSAGE_V2, REMOTING_SER_JSON, topic, queue_id, default_queues,
+                               props->data, props->len, body, n, 10000, queue_offset),
+                     0);
     return s->resp.code;
 }
 
@@ -107,29 +130,9 @@ int64_t tclient_queue_offset(struct rpcsync *s, int code, const char *topic, int
 int tclient_send_timed(struct rpcsync *s, const char *topic, int queue_id, const void *body, size_t n,
                        int timeout_ms, int64_t *queue_offset)
 {
-    struct remoting_cmd req;
-    remoting_cmd_init(&req);
-    remoting_cmd_init_request(&req, CODES_REQ_SEND_MESSAGE_V2);
-    struct headers_send_req h = {
-        .producer_group = slice_of("test-producer"),
-        .topic = slice_of(topic),
-        .default_topic = slice_of("TBW102"),
-        .default_topic_queue_nums = 4,
-        .queue_id = queue_id,
-        .born_timestamp = clock_now_ms(),
-    };
-    assert_int_equal(headers_send_req_encode(&h, &req), 0);
-    int rv = s->closed ? TERN_E_CLOSED : rpcsync_call(s, &req, body, n, timeout_ms);
-    remoting_cmd_free(&req);
-    if (rv != 0)
-        return rv;
-    if (s->resp.code == CODES_RESP_SUCCESS && queue_offset) {
-        struct headers_send_resp r;
-        char err[ERRMSG_SIZE];
-        assert_int_equal(headers_send_resp_decode(&r, &s->resp, &limits_default, err), 0);
-        *queue_offset = r.queue_offset;
-    }
-    return s->resp.code;
+    int rv = send_call(s, CODES_REQ_SEND_MESSAGE_V2, REMOTING_SER_JSON, topic, queue_id, 4, NULL, 0, body, n,
+                       timeout_ms, queue_offset);
+    return rv != 0 ? rv : s->resp.code;
 }
 
 int tclient_each_record(const struct rpcsync *s, void (*fn)(const void *body, size_t len, int64_t off, void *arg),

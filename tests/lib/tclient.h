@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/buf.h"
 #include "tests/lib/rpcsync.h"
 
 /* SEND_MESSAGE_V2 of body to (topic, queue_id) (-1: broker picks) with an
@@ -17,6 +18,12 @@ int tclient_send(struct rpcsync *s, const char *topic, int queue_id, const char 
  * and header form (REMOTING_SER_JSON / REMOTING_SER_ROCKETMQ) chosen. */
 int tclient_send_ex(struct rpcsync *s, int code, uint8_t ser, const char *topic, int queue_id, const char *tag,
                     const void *body, size_t n, int64_t *queue_offset);
+/* SEND_MESSAGE_V2 (JSON header) of body with the message properties props
+ * (built with properties_append; may be empty) and default_topic_queue_nums =
+ * default_queues. Returns the response code; on success *queue_offset is set
+ * (if not NULL). Fails the test only on transport errors. */
+int tclient_send_props(struct rpcsync *s, const char *topic, int queue_id, int default_queues, const struct buf *props,
+                       const void *body, size_t n, int64_t *queue_offset);
 /* PULL_MESSAGE without suspension, subscription "*" sent inline. Returns the
  * response code; s->resp holds the response (body = stored records). */
 int tclient_pull(struct rpcsync *s, const char *group, const char *topic, int queue_id, int64_t offset,
