@@ -87,13 +87,46 @@ static void expect_key(struct msgindex *mi, struct partlog *pl, int r, int lo, i
     assert_int_equal(n, want);
 }
 
-static void open_both(const char *dir, const struct msgindex_opts *o, struct partlog **pl, struct msgindex **mi)
+/* (Re)open the index of dir/idx. */
+static void open_index(const char *dir, const struct msgindex_opts *o, struct msgindex **mi)
+{
+    char p[600], err[ERRMSG_SIZE];
+    snprintf(p, sizeof p, "%s/idx", dir);
+    assert_int_equal(msgindex_open(p, o, mi, err), 0);
+}
+
+/* Partition 7's log in dir/log (po may be NULL: defaults) and the index. */
+static void open_both_po(const char *dir, const struct partlog_opts *po, const struct msgindex_opts *o,
+                         struct partlog **pl, struct msgindex **mi)
 {
     char p[600], err[ERRMSG_SIZE];
     snprintf(p, sizeof p, "%s/log", dir);
-    assert_int_equal(partlog_open(p, 7, NULL, pl, err), 0);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, o, mi, err), 0);
+    assert_int_equal(partlog_open(p, 7, po, pl, err), 0);
+    open_index(dir, o, mi);
+}
+
+static void open_both(const char *dir, const struct msgindex_opts *o, struct partlog **pl, struct msgindex **mi)
+{
+    open_both_po(dir, NULL, o, pl, mi);
+}
+
+/* Overwrite n bytes at off of index file idx/7/<first>.kidx. */
+static void scribble(const char *dir, int first, const void *bytes, size_t n, off_t off)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/idx/7/%020d.kidx", dir, first);
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, n, off), (ssize_t)n);
+    close(fd);
+}
+
+/* Close both and remove the test's directory. */
+static void close_all(const char *dir, struct partlog *pl, struct msgindex *mi)
+{
+    msgindex_close(mi);
+    partlog_close(pl);
+    testlib_rmtree(dir);
 }
 
 static int count_files(const char *dir)
@@ -144,9 +177,7 @@ static void test_insert_lookup(void **state)
     struct msgindex_stats st;
     msgindex_stats(mi, &st);
     assert_int_equal(st.indexed_keys, 3 * (N_MSGS + 10));
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 /* One hash slot: every key shares one chain, lookups still separate them. */
@@ -173,9 +204,7 @@ static void test_slot_collisions(void **state)
     assert_int_equal(msgindex_lookup(mi, pl, MSGINDEX_KEY, "all", 3, 0, INT64_MAX, cand, 5, &n), 0);
     assert_int_equal(n, 5);
     assert_int_equal(cand[0], N_MSGS - 1);
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 /* Small files roll: sealed files are read with pread, results span them. */
@@ -205,9 +234,7 @@ static void test_rollover_and_restart(void **state)
 
     /* Restart: the active (unsealed) file is rebuilt from the log. */
     msgindex_close(mi);
-    char p[600], err[ERRMSG_SIZE];
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    open_index(dir, &o, &mi);
     expect_key(mi, pl, 9, 0, N_MSGS);
     msgindex_stats(mi, &st);
     assert_int_equal(st.files_rebuilt, 1);
@@ -215,13 +242,8 @@ static void test_rollover_and_restart(void **state)
     /* Damage the header of a sealed file in the middle: it and every later
      * file are rebuilt, results unchanged. */
     msgindex_close(mi);
-    snprintf(p, sizeof p, "%s/idx/7/%020d.kidx", dir, 50);
-    int fd = open(p, O_WRONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "XXXX", 4, 24), 4);
-    close(fd);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    scribble(dir, 50, "XXXX", 4, 24);
+    open_index(dir, &o, &mi);
     for (int r = 0; r < 10; r++)
         expect_key(mi, pl, r, 0, N_MSGS);
     msgindex_stats(mi, &st);
@@ -229,20 +251,13 @@ static void test_rollover_and_restart(void **state)
 
     /* A torn active file (garbage over its slots and entries) is rebuilt too. */
     msgindex_close(mi);
-    snprintf(p, sizeof p, "%s/idx/7/%020d.kidx", dir, N_MSGS - 5);
-    fd = open(p, O_WRONLY);
-    assert_true(fd >= 0);
     char junk[600];
     memset(junk, 0xA5, sizeof junk);
-    assert_int_equal(pwrite(fd, junk, sizeof junk, 64), (ssize_t)sizeof junk);
-    close(fd);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    scribble(dir, N_MSGS - 5, junk, sizeof junk, 64);
+    open_index(dir, &o, &mi);
     for (int r = 0; r < 10; r++)
         expect_key(mi, pl, r, 0, N_MSGS);
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 /* The index never trusts what the log no longer holds: sealed files past a
@@ -272,16 +287,14 @@ static void test_index_ahead_of_log(void **state)
     uint64_t offs[4];
     assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U77", offs, 4), 0);
     (void)err;
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 /* Retention: files whose messages are all deleted are dropped. */
 static void test_retention(void **state)
 {
     (void)state;
-    char dir[512], p[600], err[ERRMSG_SIZE];
+    char dir[512];
     testlib_tmpdir(dir, sizeof dir, "mi-ret");
     struct msgindex_opts o;
     msgindex_opts_default(&o);
@@ -293,10 +306,7 @@ static void test_retention(void **state)
     po.retention_ms = 1;
     struct partlog *pl;
     struct msgindex *mi;
-    snprintf(p, sizeof p, "%s/log", dir);
-    assert_int_equal(partlog_open(p, 7, &po, &pl, err), 0);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    open_both_po(dir, &po, &o, &pl, &mi);
     fill(pl, 0, N_MSGS);
     assert_int_equal(msgindex_catch_up(mi, pl), 0);
     int before = count_files(dir);
@@ -313,9 +323,7 @@ static void test_retention(void **state)
     /* What is left is still found; what retention removed is not. */
     for (int r = 0; r < 10; r++)
         expect_key(mi, pl, r, (int)min, N_MSGS);
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 /* Raft mode: written data is visible before it is synced; a failed sync
@@ -324,7 +332,7 @@ static void test_retention(void **state)
  * fail the key check, and no offset is returned twice. */
 static void visible_end_moves_back(uint32_t entries, int synced)
 {
-    char dir[512], p[600], err[ERRMSG_SIZE];
+    char dir[512];
     testlib_tmpdir(dir, sizeof dir, "mi-back");
     struct msgindex_opts o;
     msgindex_opts_default(&o);
@@ -334,10 +342,7 @@ static void visible_end_moves_back(uint32_t entries, int synced)
     po.visible_on_write = true;
     struct partlog *pl;
     struct msgindex *mi;
-    snprintf(p, sizeof p, "%s/log", dir);
-    assert_int_equal(partlog_open(p, 7, &po, &pl, err), 0);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    open_both_po(dir, &po, &o, &pl, &mi);
     fill(pl, 0, synced);
     struct buf b;
     buf_init(&b);
@@ -386,8 +391,7 @@ static void visible_end_moves_back(uint32_t entries, int synced)
     /* And after a restart (sealed files past the rollback were dropped, so
      * none outlives it with stale entries only). */
     msgindex_close(mi);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    open_index(dir, &o, &mi);
     assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U15", offs, 8), 0);
     assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U115", offs, 8), 1);
     assert_int_equal(query(mi, pl, MSGINDEX_UNIQ, "U3", offs, 8), 1);
@@ -400,9 +404,7 @@ static void visible_end_moves_back(uint32_t entries, int synced)
     for (int r = 0; r < 10; r++)
         expect_key(mi, pl, r, 0, 20);
     buf_free(&b);
-    msgindex_close(mi);
-    partlog_close(pl);
-    testlib_rmtree(dir);
+    close_all(dir, pl, mi);
 }
 
 static void test_visible_end_moves_back(void **state)
@@ -433,8 +435,7 @@ static void test_unwritable_partition(void **state)
     FILE *f = fopen(p, "w");
     assert_non_null(f);
     fclose(f);
-    snprintf(p, sizeof p, "%s/idx", dir);
-    assert_int_equal(msgindex_open(p, &o, &mi, err), 0);
+    open_index(dir, &o, &mi);
     assert_true(msgindex_catch_up(mi, pl) < 0);
     assert_true(msgindex_catch_up(mi, pl) < 0);
     uint64_t cand[4];
