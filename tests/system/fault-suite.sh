@@ -24,6 +24,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/integration/tern_fixture.sh
 . tests/integration/tern_fixture.sh
+# shellcheck source=tests/system/raft_fixture.sh
+. tests/system/raft_fixture.sh
 
 DURATION=110
 SEED=$$
@@ -73,32 +75,18 @@ accounts:
 EOF
 export TERN_ACCESS_KEY=app TERN_SECRET_KEY=app-secret
 
-declare -a BPORT RPORT BPID
-for i in 1 2 3; do
-  BPORT[$i]="$(free_broker_port)"
-  RPORT[$i]=$((BPORT[$i] + 1))
-done
-PEERS="1@127.0.0.1:${RPORT[1]};2@127.0.0.1:${RPORT[2]};3@127.0.0.1:${RPORT[3]}"
-start_member() {
-  local i=$1
-  "$BIN/tern-broker" --set "listenPort=${BPORT[$i]}" --set listenHost=127.0.0.1 --set brokerIP1=127.0.0.1 \
-    --set "storePathRootDir=$TMP/b$i" --set "namesrvAddr=$TERN_NAMESRV" --set diskMinFreeBytes=0 \
-    --set registerNameServerPeriod=5s --set aclEnable=true --set "aclFile=$TMP/plain_acl.yml" \
-    --set aclAccessKey=ops --set aclSecretKey=ops-secret \
-    --set "raftId=$i" --set "raftAddress=127.0.0.1:${RPORT[$i]}" --set "raftPeers=$PEERS" \
-    >>"$TMP/b$i.log" 2>&1 &
-  BPID[$i]=$!
-  FIXTURE_PIDS+=("${BPID[$i]}")
-}
-for i in 1 2 3; do start_member "$i"; done
+# Members from raft_fixture.sh, on the two name servers above (not raft_namesrv).
+raft_ports
+RAFT_OPTS=(--set registerNameServerPeriod=5s --set aclEnable=true --set "aclFile=$TMP/plain_acl.yml"
+  --set aclAccessKey=ops --set aclSecretKey=ops-secret)
+for i in 1 2 3; do raft_start "$i"; done
 
-member_of() { local i; for i in 1 2 3; do [ "127.0.0.1:${BPORT[$i]}" = "$1" ] && echo "$i"; done; }
 # The routed leader (brokerId 0) that is a live member, waited for up to 30 s.
 leader() {
   local a m
   for _ in $(seq 1 150); do
     a="$(t_run 5 "$TERN" cluster 2>/dev/null | awk '$3 == 0 { print $5 }' | head -n 1)"
-    m="$(member_of "$a")"
+    m="$(raft_member_of "$a")"
     if [ -n "$m" ] && kill -0 "${BPID[$m]}" 2>/dev/null; then
       echo "$m"
       return 0
@@ -145,7 +133,7 @@ while [ "$SECONDS" -lt "$end" ]; do
       v=$((RANDOM % 3 + 1))
       kill -9 "${BPID[$v]}"; wait "${BPID[$v]}" 2>/dev/null
       sleep $((RANDOM % 4 + 1))
-      start_member "$v" ;;
+      raft_start "$v" ;;
     pause)
       kill -STOP "${BPID[$L]}"; sleep 3; kill -CONT "${BPID[$L]}" ;;
     namesrv)
@@ -159,7 +147,7 @@ while [ "$SECONDS" -lt "$end" ]; do
       [ -n "$seg" ] && truncate -s "-$((RANDOM % 300 + 1))" "$seg"
       rseg="$(ls -t "$TMP/b$v/raft"/open-* 2>/dev/null | head -n 1)"
       [ -n "$rseg" ] && truncate -s "-$((RANDOM % 300 + 1))" "$rseg"
-      start_member "$v" ;;
+      raft_start "$v" ;;
   esac
   DONE[$f]=$((DONE[$f] + 1))
   echo "# $(date +%T) fault $f (leader was member $L)"
@@ -169,7 +157,7 @@ done
 # Stop the workload, let every member and the consumers catch up.
 rm -f "$TMP/run"
 for k in $(seq 1 "$K"); do t_run 60 tail --pid="${PPID_[$k]}" -f /dev/null; done
-for i in 1 2 3; do kill -0 "${BPID[$i]}" 2>/dev/null || start_member "$i"; done
+for i in 1 2 3; do kill -0 "${BPID[$i]}" 2>/dev/null || raft_start "$i"; done
 L="$(leader)"
 check "a leader after the faults" test -n "$L"
 for c in 1 2; do t_run 120 tail --pid="${CPID[$c]}" -f /dev/null; done
@@ -206,22 +194,5 @@ awk '$1 != "ACK" { print $2 ":" $3 }' "$TMP/check.in" | sort -u >"$TMP/all_got"
 check "nothing consumed that was never produced" test -z "$(comm -13 "$TMP/all_in" "$TMP/all_got")"
 
 # Replicas converge: every member's partitions hold the same bytes.
-same=0
-for _ in $(seq 1 150); do
-  sums=""
-  for i in 1 2 3; do
-    s=""
-    for q in 0 1 2 3 4 5 6 7; do
-      s="$s $(cat "$TMP/b$i/queues/$TOPIC/$q/"*.log 2>/dev/null | tr -d '\000' | md5sum | cut -c1-12)"
-    done
-    sums="$sums|$s"
-  done
-  a="$(echo "$sums" | cut -d'|' -f2)"
-  if [ "$a" = "$(echo "$sums" | cut -d'|' -f3)" ] && [ "$a" = "$(echo "$sums" | cut -d'|' -f4)" ]; then
-    same=1
-    break
-  fi
-  sleep 0.2
-done
-check "all three members end byte-identical per partition" test "$same" = 1
+check "all three members end byte-identical per partition" raft_converge "$TOPIC" 8 150
 fixture_finish
