@@ -18,17 +18,6 @@
 
 static struct testcluster tc;
 
-static bool run_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int64_t ms)
-{
-    int64_t deadline = clock_mono_ms() + ms;
-    while (!pred(arg)) {
-        if (clock_mono_ms() > deadline)
-            return false;
-        uv_run(loop, UV_RUN_ONCE);
-    }
-    return true;
-}
-
 static void create_topic(const char *topic, int queues)
 {
     struct tern_sync *s = tsync_open(tc.ns_addr);
@@ -128,7 +117,7 @@ static void test_restart_resumes_at_committed_offset(void **state)
     co.arg = &first;
     struct tern_consumer *c1;
     assert_int_equal(tern_consumer_new(tern_sync_client(first.s), &co, &c1), 0);
-    assert_true(run_loop_until(tern_sync_loop(first.s), reached, &first, 30000));
+    assert_true(tsync_loop_until(tern_sync_loop(first.s), reached, &first, 30000));
     tern_sync_close(first.s); /* commits what was consumed */
 
     /* The broker holds exactly the consumed count as committed offsets. */
@@ -148,7 +137,7 @@ static void test_restart_resumes_at_committed_offset(void **state)
     co.arg = &second;
     co.retry_delay_ms = 1000;
     assert_int_equal(tern_consumer_new(tern_sync_client(second.s), &co, &c1), 0);
-    assert_true(run_loop_until(tern_sync_loop(second.s), reached, &second, 30000));
+    assert_true(tsync_loop_until(tern_sync_loop(second.s), reached, &second, 30000));
     /* Run a little longer: nothing more may arrive (only 20 were sent). */
     second.limit = 100;
     tern_sync_run(second.s, 1500);
@@ -245,7 +234,7 @@ static void test_group_members_split_queues_and_rebalance(void **state)
         assert_int_equal(tern_consumer_new(clients[i], &co, &m.cons[i]), 0);
     m.n = 2;
     m.want[0] = m.want[1] = 4;
-    if (!run_loop_until(&loop, balanced, &m, 30000))
+    if (!tsync_loop_until(&loop, balanced, &m, 30000))
         fail_msg("two members never split 8 queues 4/4 (%zu, %zu)", tern_consumer_owned(m.cons[0], NULL, 0),
                  tern_consumer_owned(m.cons[1], NULL, 0));
     uint64_t before = tern_consumer_rebalances(m.cons[0]);
@@ -256,7 +245,7 @@ static void test_group_members_split_queues_and_rebalance(void **state)
     m.want[0] = 3;
     m.want[1] = 3;
     m.want[2] = 2;
-    if (!run_loop_until(&loop, balanced, &m, 30000))
+    if (!tsync_loop_until(&loop, balanced, &m, 30000))
         fail_msg("three members never balanced (%zu, %zu, %zu)", tern_consumer_owned(m.cons[0], NULL, 0),
                  tern_consumer_owned(m.cons[1], NULL, 0), tern_consumer_owned(m.cons[2], NULL, 0));
     assert_true(tern_consumer_rebalances(m.cons[0]) > before);
@@ -265,10 +254,10 @@ static void test_group_members_split_queues_and_rebalance(void **state)
     closed_count = 0;
     int want_closed = 1;
     tern_consumer_close(m.cons[2], closed, NULL);
-    assert_true(run_loop_until(&loop, all_closed, &want_closed, 10000));
+    assert_true(tsync_loop_until(&loop, all_closed, &want_closed, 10000));
     m.n = 2;
     m.want[0] = m.want[1] = 4;
-    if (!run_loop_until(&loop, balanced, &m, 30000))
+    if (!tsync_loop_until(&loop, balanced, &m, 30000))
         fail_msg("after a member left: (%zu, %zu)", tern_consumer_owned(m.cons[0], NULL, 0),
                  tern_consumer_owned(m.cons[1], NULL, 0));
 
@@ -276,7 +265,7 @@ static void test_group_members_split_queues_and_rebalance(void **state)
     want_closed = 3;
     for (int i = 0; i < 3; i++)
         tern_client_close(clients[i], closed, NULL);
-    assert_true(run_loop_until(&loop, all_closed, &want_closed, 15000));
+    assert_true(tsync_loop_until(&loop, all_closed, &want_closed, 15000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -356,7 +345,7 @@ static void test_retry_later_and_broadcasting(void **state)
     co.offset_path = path2;
     assert_int_equal(tern_consumer_new(c2, &co, &y), 0);
     struct both w = {&a, &b, 10};
-    assert_true(run_loop_until(&loop, both_have, &w, 30000));
+    assert_true(tsync_loop_until(&loop, both_have, &w, 30000));
     assert_int_equal(a.count, 10); /* the refused message came back once */
     assert_int_equal(a.redelivered, 1);
     assert_int_equal(b.count, 10); /* broadcasting: both members get all */
@@ -366,7 +355,7 @@ static void test_retry_later_and_broadcasting(void **state)
     int want_closed = 2;
     tern_client_close(c1, closed, NULL);
     tern_client_close(c2, closed, NULL);
-    assert_true(run_loop_until(&loop, all_closed, &want_closed, 15000));
+    assert_true(tsync_loop_until(&loop, all_closed, &want_closed, 15000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 
@@ -447,7 +436,7 @@ static void send_batch_of_20(struct tern_producer *p, struct restart_state *st, 
         struct tern_send_msg m = {.topic = "RestartTopic", .body = body, .body_len = strlen(body)};
         assert_int_equal(tern_producer_send(p, &m, restart_send_cb, st), 0);
     }
-    assert_true(run_loop_until(loop, sends_done, st, 30000));
+    assert_true(tsync_loop_until(loop, sends_done, st, 30000));
     assert_int_equal(st->sent_done, before + 20);
 }
 
@@ -483,7 +472,7 @@ static void test_clients_survive_broker_restart(void **state)
 
     send_batch_of_20(p, &st, 0, &loop);
     assert_int_equal(st.sent_ok, 20);
-    assert_true(run_loop_until(&loop, got, &st, 30000));
+    assert_true(tsync_loop_until(&loop, got, &st, 30000));
 
     /* Restart the broker under both clients. */
     proc_stop(&tc.broker, 10000);
@@ -492,7 +481,7 @@ static void test_clients_survive_broker_restart(void **state)
 
     send_batch_of_20(p, &st, 20, &loop);
     assert_int_equal(st.sent_ok, 40);
-    if (!run_loop_until(&loop, got, &st, 30000))
+    if (!tsync_loop_until(&loop, got, &st, 30000))
         fail_msg("after restart received %d of %d", st.received, st.sent_ok);
     assert_false(st.dup);
     assert_int_equal(st.received, 40);
@@ -501,7 +490,7 @@ static void test_clients_survive_broker_restart(void **state)
     int want_closed = 2;
     tern_client_close(pc, closed, NULL);
     tern_client_close(cc, closed, NULL);
-    assert_true(run_loop_until(&loop, all_closed, &want_closed, 15000));
+    assert_true(tsync_loop_until(&loop, all_closed, &want_closed, 15000));
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }

@@ -161,17 +161,6 @@ static bool is_closed(void *arg)
     return closed_n > 0;
 }
 
-static bool run_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int64_t ms)
-{
-    int64_t deadline = clock_mono_ms() + ms;
-    while (!pred(arg)) {
-        if (clock_mono_ms() > deadline)
-            return false;
-        uv_run(loop, UV_RUN_ONCE);
-    }
-    return true;
-}
-
 /* Create topic with one queue and send m-1..m-n to it, all with sharding
  * key "k" (each send retried for up to 15 s while the route settles). */
 static void create_and_send(const char *topic, int n)
@@ -204,7 +193,7 @@ static void close_all(uv_loop_t *loop, struct tern_client *c, struct tern_consum
 {
     closed_n = 0;
     tern_consumer_close(cons, closed, NULL);
-    assert_true(run_loop_until(loop, is_closed, NULL, 15000));
+    assert_true(tsync_loop_until(loop, is_closed, NULL, 15000));
     tern_client_close(c, NULL, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(loop), 0);
@@ -235,7 +224,7 @@ static void test_orderly_consumer_locks_and_retries_in_place(void **state)
     co.arg = &st;
     struct tern_consumer *cons;
     assert_int_equal(tern_consumer_new(c, &co, &cons), 0);
-    assert_true(run_loop_until(&loop, delivered_all, &st, 30000));
+    assert_true(tsync_loop_until(&loop, delivered_all, &st, 30000));
     /* Message 3 failed three times and was retried in place: nothing after it
      * came before it succeeded, and the attempts were suspended ~300 ms apart. */
     assert_true(st.order_ok);
@@ -312,7 +301,7 @@ static void test_orderly_exhausted_retries_go_to_dead_letter(void **state)
     co.arg = &st;
     struct tern_consumer *cons;
     assert_int_equal(tern_consumer_new(c, &co, &cons), 0);
-    bool moved = run_loop_until(&loop, moved_on, &st, 6000);
+    bool moved = tsync_loop_until(&loop, moved_on, &st, 6000);
     /* 1 attempt + 2 retries in place, then no more deliveries of it. */
     assert_int_equal(st.attempts_of_2, 3);
     if (moved) {

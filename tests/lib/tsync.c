@@ -32,3 +32,14 @@ void tsync_wait_broker(const char *ns_addr)
     assert_true(ci && ci->broker_count > 0);
     tern_sync_close(s);
 }
+
+bool tsync_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int64_t ms)
+{
+    int64_t deadline = clock_mono_ms() + ms;
+    while (!pred(arg)) {
+        if (clock_mono_ms() > deadline)
+            return false;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    return true;
+}
