@@ -194,6 +194,11 @@ void delay_on_append(struct broker *b, int32_t lane, uint64_t first_off, const s
         LOGE("delay", "lane %d: %s", lane, x->errmsg);
 }
 
+struct delayidx *delay_lane_index(struct broker *b, int lane)
+{
+    return b->delay && lane >= 0 && lane < DELAY_LANES ? &b->delay->idx[lane] : NULL;
+}
+
 /* Nested commands of a DELIVER: u32 length + an APPEND, ngroups times. */
 static int apply_groups(struct broker *b, uint64_t source, const uint8_t *p, size_t n, uint32_t ngroups)
 {

@@ -53,6 +53,9 @@ int delay_due(const struct broker *b, const struct properties *p, int64_t now, i
 /* Called by the state machine after it appended n records of a lane. */
 void delay_on_append(struct broker *b, int32_t lane, uint64_t first_off, const struct record_msg *msgs,
                      uint32_t n);
+/* The time index of lane (catch-up snapshot, delay_snap.c); NULL without
+ * the delay module. */
+struct delayidx *delay_lane_index(struct broker *b, int lane);
 /* Apply a DELIVER command. */
 int delay_apply(struct broker *b, uint64_t source, const uint8_t *cmd, size_t len, struct fsm_result *res);
 

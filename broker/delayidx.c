@@ -7,6 +7,7 @@
  * partial last record is cut back to whole records. */
 #include "broker/delayidx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -233,4 +234,63 @@ int delayidx_set_cursor(struct delayidx *x, int64_t bucket, uint32_t idx, uint64
     if (source > x->last_source)
         x->last_source = source;
     return delayidx_save(x);
+}
+
+int delayidx_reset(struct delayidx *x, int64_t bucket, uint32_t idx, const struct delayidx_ent *head,
+                   uint32_t nhead)
+{
+    for (int i = 0; i < DELAYIDX_FDS; i++) {
+        if (x->fds[i].fd >= 0)
+            fs_close(x->fds[i].fd);
+        x->fds[i] = (struct delayidx_fd){.bucket = -1, .fd = -1};
+    }
+    x->cur_bucket = -1;
+    x->cur_idx = 0;
+    x->indexed_next = 0;
+    x->last_source = 0;
+    int rv = delayidx_save(x);
+    if (rv)
+        return rv;
+    DIR *d = opendir(x->dir);
+    if (!d) {
+        errmsg_printf(x->errmsg, "open directory %s: %s", x->dir, strerror(errno));
+        return fs_errno_to_err(errno);
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l > 4 && strcmp(de->d_name + l - 4, ".idx") == 0) {
+            char path[1400];
+            snprintf(path, sizeof path, "%s/%s", x->dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    if (bucket < 0)
+        return 0;
+    struct delayidx_fd *f = bucket_fd(x, bucket, true, &rv);
+    if (!f)
+        return rv;
+    /* Written in chunks: idx can be a whole busy bucket. */
+    uint8_t tmp[256 * DELAYIDX_REC];
+    uint64_t total = (uint64_t)idx + nhead, at = 0;
+    while (at < total) {
+        uint32_t k = total - at < 256 ? (uint32_t)(total - at) : 256;
+        for (uint32_t i = 0; i < k; i++) {
+            uint64_t pos = at + i;
+            int64_t due = pos < idx ? 0 : head[pos - idx].due_ms;
+            uint64_t off = pos < idx ? 0 : head[pos - idx].lane_off;
+            le64_store(tmp + i * DELAYIDX_REC, (uint64_t)due);
+            le64_store(tmp + i * DELAYIDX_REC + 8, off);
+        }
+        rv = fs_pwrite_all(f->fd, tmp, (size_t)k * DELAYIDX_REC, (off_t)at * DELAYIDX_REC, x->errmsg);
+        if (rv)
+            return rv;
+        at += k;
+    }
+    f->count = (uint32_t)total;
+    f->last_off = nhead ? head[nhead - 1].lane_off : 0;
+    x->cur_bucket = bucket;
+    x->cur_idx = idx;
+    return 0;
 }

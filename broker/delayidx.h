@@ -71,6 +71,16 @@ int delayidx_read(struct delayidx *x, int64_t bucket, uint32_t idx, struct delay
 /* Move the cursor (apply of a DELIVER); buckets left behind are deleted. */
 int delayidx_set_cursor(struct delayidx *x, int64_t bucket, uint32_t idx, uint64_t source);
 
+/* Catch-up restore (delay_snap.c): drop every bucket file and restart the
+ * index at cursor (bucket, idx) with the cursor bucket's undelivered records
+ * head[0..nhead) at positions idx.. (positions before idx get placeholder
+ * records, never read: the cursor is past them, and the record count, which
+ * DELIVER's advance compares, matches the snapshot source's). The meta is
+ * left invalid (indexed_next 0, last_source 0) until the caller saves the
+ * final one, so a crash part-way is seen as behind at the next start. */
+int delayidx_reset(struct delayidx *x, int64_t bucket, uint32_t idx, const struct delayidx_ent *head,
+                   uint32_t nhead);
+
 static inline int64_t delayidx_bucket_of(const struct delayidx *x, int64_t ms)
 {
     return ms < 0 ? 0 : ms / x->bucket_ms;
