@@ -5,7 +5,7 @@
 #
 # Starts a name server and one broker on free ports in a fresh temp dir,
 # fills the broker with N GiB (default 3) of 1 KiB messages in 16 queues
-# (tern produce), kills the broker with kill -9 while another producer is
+# (random base64 lines through tern produce), kills the broker with kill -9 while another producer is
 # sending, restarts it, and
 # prints:
 #   - the time from restart to the port accepting connections,
@@ -66,7 +66,10 @@ export TERN_NAMESRV="127.0.0.1:$nsport"
 t0=$SECONDS
 # Fill with 1 KiB messages, then keep a second producer running and kill the
 # broker under its load.
-"$bin/tern" produce --topic recovery --count "$count" --size 1k --window 512 >/dev/null 2>"$data/fill.log"
+# Random base64 lines: incompressible by the broker's lz4 batch units, so the
+# data directory really holds about N GiB.
+head -c $((count * 768)) /dev/urandom | base64 -w 1024 |
+  "$bin/tern" produce --topic recovery --window 512 >/dev/null 2>"$data/fill.log"
 echo "filled $((count / 1024)) MiB of message bodies ($count x 1 KiB, $(du -sh "$data/broker" | cut -f1) on disk) in $((SECONDS - t0)) s"
 "$bin/tern" produce --topic recovery --count 10000000 --size 1k --window 512 >/dev/null 2>&1 &
 bench=$!
