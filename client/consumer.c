@@ -580,8 +580,9 @@ static void retry_route_done(int err, const char *errmsg, struct routes_topic *r
         cons->rebalance_again = true;
 }
 
-/* Refresh the retry topic's route unless fresh; it does not exist until the
- * group's first send-back, so failures are expected and quiet. */
+/* Refresh the retry topic's route unless fresh. The broker creates it on
+ * our heartbeat (or at the first send-back), and the name server learns it
+ * a moment later, so a failure here is expected and quiet. */
 static void retry_route_refresh(struct tern_consumer *cons)
 {
     if (!cons->use_retry || cons->retry_fetching)
@@ -744,9 +745,13 @@ void consumer_tick(struct tern_client *c, int64_t now)
 size_t tern_consumer_owned(const struct tern_consumer *cons, struct tern_queue *out, size_t cap)
 {
     size_t n = 0;
-    for (const struct cqueue *q = cons->queues; q; q = q->next, n++)
+    for (const struct cqueue *q = cons->queues; q; q = q->next) {
+        if (q->retry)
+            continue;
         if (n < cap)
             out[n] = (struct tern_queue){q->topic, q->broker, q->qid};
+        n++;
+    }
     return n;
 }
 

@@ -394,9 +394,10 @@ struct tern_queue {
     int queue_id;
 };
 
-/* Copy up to cap of the queues this consumer currently owns (sorted; those
- * of %RETRY%<group> after the topic's own) into out; strings valid until the
- * next loop iteration. Returns the number owned (may exceed cap). */
+/* Copy up to cap of the topic's queues this consumer currently owns
+ * (sorted; queues of %RETRY%<group> it also consumes are not listed) into
+ * out; strings valid until the next loop iteration. Returns the number
+ * owned (may exceed cap). */
 TERN_API size_t tern_consumer_owned(const struct tern_consumer *cons, struct tern_queue *out,
                                     size_t cap);
 
