@@ -6,7 +6,9 @@
  * Happy path of a rebalance: cached or fetched route -> heartbeat to its
  * brokers if the route changed -> GET_CONSUMER_LIST_BY_GROUP on one master
  * -> allocate -> queues no longer ours are committed and dropped, new ones
- * start at their committed offset (cqueue.c).
+ * start at their committed offset (cqueue.c). A clustering, not orderly,
+ * consumer also subscribes to %RETRY%<group> ("*") and allocates its queues
+ * with the same member list, after the topic's own (retryback.c).
  * Failure modes: no route or no consumer list (the broker has not seen our
  * heartbeat yet, SYSTEM_ERROR) -> try again in a second, keeping the current
  * queues; a notify during a round -> one more round right after it. */
