@@ -3,9 +3,13 @@
  * Happy path: a libtern push consumer (clustering model, offsets committed on
  * the brokers) delivers messages one at a time; each is printed and counted.
  * After --max messages the consumer stops accepting: later deliveries are
- * answered RETRY_LATER so they are neither printed nor committed, and a
+ * answered SUSPEND so they are neither printed nor committed, and a
  * second run of the same group continues exactly after the last printed
- * message. Closing the consumer commits its offsets.
+ * message. Closing the consumer commits its offsets. --fail-tag / --fail-times
+ * make the callback answer RETRY_LATER (for trying retries: the message goes
+ * back to the broker, returns from %RETRY%<group> with reconsumeTimes + 1,
+ * and after --max-reconsume attempts lands in %DLQ%<group>); failed
+ * deliveries are printed to stderr, not stdout.
  *
  * Failure modes: no message for --idle-exit seconds ends the run (exit 0; the
  * summary shows the count). Ctrl-C ends it the same way. stdout is flushed
@@ -35,6 +39,8 @@ struct consume {
     uv_signal_t sigint;
     bool idle_open, flush_open, sig_open;
     bool dirty;
+    const char *fail_tag; /* NULL: any tag fails (with fail_times) */
+    int64_t fail_times;   /* fail while reconsumeTimes < this; 0: no failures */
 };
 
 static void finish(struct consume *c)
@@ -98,7 +104,16 @@ static int consume_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
     struct consume *c = arg;
     /* Past --max (or stopping): leave the rest for the next consumer. */
     if (c->done || (c->max > 0 && c->count + n > (uint64_t)c->max))
-        return TERN_CONSUME_RETRY_LATER;
+        return TERN_CONSUME_SUSPEND;
+    for (size_t i = 0; c->fail_times > 0 && i < n; i++) {
+        const struct tern_msg *m = msgs[i];
+        if ((!c->fail_tag || strcmp(tern_msg_tags(m), c->fail_tag) == 0) &&
+            tern_msg_reconsume_times(m) < c->fail_times) {
+            fprintf(stderr, "tern: consume: failing %s (topic %s, reconsumeTimes %d)\n", tern_msg_id(m),
+                    tern_msg_topic(m), tern_msg_reconsume_times(m));
+            return TERN_CONSUME_RETRY_LATER;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const struct tern_msg *m = msgs[i];
         size_t len;
@@ -193,11 +208,16 @@ int cli_consume_main(int argc, char **argv)
                             "members do; offsets kept in a local file", NULL},
         {"offsets-file", "PATH", "with --broadcast: the offsets file (default ./tern-offsets-<group>.txt); "
                                  "a restart resumes from it", NULL},
+        {"fail-tag", "TAG", "testing retries: the callback fails (RETRY_LATER) messages tagged TAG "
+                            "(always, unless --fail-times)", NULL},
+        {"fail-times", "N", "testing retries: the callback fails each message (of --fail-tag, else any) "
+                            "while its reconsumeTimes < N", NULL},
+        {"max-reconsume", "N", "failed deliveries before a message goes to %DLQ%<group> (default 16)", NULL},
     };
     struct cli_cmd cmd = {
         "tern consume --topic T --group G [--tags 'a||b'] [--from first|last] [--max N] "
         "[--idle-exit SECONDS] [--format text|json] [--orderly | --broadcast [--offsets-file PATH]] "
-        "[--namesrv ADDR]",
+        "[--fail-tag TAG] [--fail-times N] [--max-reconsume N] [--namesrv ADDR]",
         "Consume a topic as a member of consumer group G and print one message per line:\n"
         "text prints the body; json prints {topic, brokerName, queueId, queueOffset, msgId,\n"
         "keys, tags, bornTimestamp, storeTimestamp, reconsumeTimes, body}. Offsets are\n"
@@ -216,11 +236,16 @@ int cli_consume_main(int argc, char **argv)
     struct consume c;
     memset(&c, 0, sizeof c);
     const char *topic, *group;
-    int64_t idle_s;
+    int64_t idle_s, max_reconsume;
     if ((rv = cli_require(&cmd, "topic", &topic)) || (rv = cli_require(&cmd, "group", &group)) ||
         (rv = cli_get_int(&cmd, "max", 1, INT64_MAX, 0, &c.max)) ||
-        (rv = cli_get_int(&cmd, "idle-exit", 1, 86400 * 365, 0, &idle_s)))
+        (rv = cli_get_int(&cmd, "idle-exit", 1, 86400 * 365, 0, &idle_s)) ||
+        (rv = cli_get_int(&cmd, "fail-times", 1, INT32_MAX, 0, &c.fail_times)) ||
+        (rv = cli_get_int(&cmd, "max-reconsume", 0, 16 * 1024, 16, &max_reconsume)))
         return rv;
+    c.fail_tag = cli_get(&cmd, "fail-tag");
+    if (c.fail_tag && c.fail_times == 0)
+        c.fail_times = INT32_MAX;
     c.idle_ms = idle_s * 1000;
     const char *from = cli_get(&cmd, "from");
     enum tern_consume_from where = TERN_FROM_LAST;
@@ -280,6 +305,7 @@ int cli_consume_main(int argc, char **argv)
     co.orderly = orderly;
     co.offset_path = offsets_file;
     co.batch_max = 1;
+    co.max_reconsume_times = (int)max_reconsume;
     co.cb = consume_cb;
     co.arg = &c;
     err = tern_consumer_new(tern_sync_client(c.s), &co, &c.cons);

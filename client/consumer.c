@@ -6,7 +6,9 @@
  * Happy path of a rebalance: cached or fetched route -> heartbeat to its
  * brokers if the route changed -> GET_CONSUMER_LIST_BY_GROUP on one master
  * -> allocate -> queues no longer ours are committed and dropped, new ones
- * start at their committed offset (cqueue.c).
+ * start at their committed offset (cqueue.c). A clustering, not orderly,
+ * consumer also subscribes to %RETRY%<group> ("*") and allocates its queues
+ * with the same member list, after the topic's own (retryback.c).
  * Failure modes: no route or no consumer list (the broker has not seen our
  * heartbeat yet, SYSTEM_ERROR) -> try again in a second, keeping the current
  * queues; a notify during a round -> one more round right after it. */
@@ -261,6 +263,10 @@ int tern_consumer_new(struct tern_client *c, const struct tern_consumer_opts *o,
     cons->sub_version = clock_now_ms();
     cons->orderly = o->orderly && o->model == TERN_CLUSTERING;
     cons->max_reconsume = o->max_reconsume_times;
+    /* RocketMQ's clustering push consumer subscribes to its group's retry
+     * topic; orderly consumers retry in place, broadcasting ones locally. */
+    cons->use_retry = cons->model == TERN_CLUSTERING && !cons->orderly;
+    snprintf(cons->retry_topic, sizeof cons->retry_topic, "%%RETRY%%%s", cons->group);
     if (cons->model == TERN_BROADCASTING) {
         char def[LIBTERN_NAME_MAX + 40];
         snprintf(def, sizeof def, "./tern-offsets-%s.txt", cons->group);
@@ -289,7 +295,7 @@ size_t consumer_heartbeat(struct tern_client *c, struct heartbeat_consumer *out,
     for (struct tern_consumer *cons = c->consumers; cons && n < cap; cons = cons->next) {
         if (cons->closing)
             continue;
-        struct heartbeat_sub *s = &subs[n];
+        struct heartbeat_sub *s = &subs[2 * n]; /* two per consumer: topic, retry topic */
         memset(s, 0, sizeof *s);
         s->topic = cons->topic;
         s->sub_string = cons->tags.all ? "*" : cons->expr;
@@ -310,6 +316,15 @@ size_t consumer_heartbeat(struct tern_client *c, struct heartbeat_consumer *out,
                                                              : HEARTBEAT_FROM_LAST_OFFSET;
         hc->subs = s;
         hc->sub_count = 1;
+        if (cons->use_retry) {
+            struct heartbeat_sub *rs = &subs[2 * n + 1];
+            memset(rs, 0, sizeof *rs);
+            rs->topic = cons->retry_topic;
+            rs->sub_string = "*";
+            rs->expression_type = "TAG";
+            rs->sub_version = cons->sub_version;
+            hc->sub_count = 2;
+        }
         n++;
     }
     return n;
@@ -357,14 +372,16 @@ static void apply(struct tern_consumer *cons, const struct lockbody_mq *mqs, siz
         struct cqueue *q = *pp;
         bool mine = false;
         for (size_t i = 0; i < n && !mine; i++)
-            mine = mqs[i].queue_id == q->qid && strcmp(mqs[i].broker_name, q->broker) == 0;
+            mine = mqs[i].queue_id == q->qid && strcmp(mqs[i].broker_name, q->broker) == 0 &&
+                   strcmp(mqs[i].topic, q->topic) == 0;
         *pp = q->next;
         if (mine) {
             q->next = NULL;
             *kt = q;
             kt = &q->next;
         } else {
-            LOGI("client", "consumer %s: queue %s/%d released", cons->group, q->broker, q->qid);
+            LOGI("client", "consumer %s: queue %s%s/%d released", cons->group, q->retry ? "%RETRY% " : "", q->broker,
+                 q->qid);
             cqueue_drop(q);
         }
     }
@@ -372,7 +389,8 @@ static void apply(struct tern_consumer *cons, const struct lockbody_mq *mqs, siz
     struct cqueue *list = NULL, **lt = &list;
     struct cqueue *k = keep;
     for (size_t i = 0; i < n; i++) {
-        if (k && k->qid == mqs[i].queue_id && strcmp(k->broker, mqs[i].broker_name) == 0) {
+        if (k && k->qid == mqs[i].queue_id && strcmp(k->broker, mqs[i].broker_name) == 0 &&
+            strcmp(k->topic, mqs[i].topic) == 0) {
             struct cqueue *next = k->next;
             k->next = NULL;
             *lt = k;
@@ -380,10 +398,11 @@ static void apply(struct tern_consumer *cons, const struct lockbody_mq *mqs, siz
             k = next;
             continue;
         }
-        struct cqueue *q = cqueue_new(cons, mqs[i].broker_name, mqs[i].queue_id);
+        struct cqueue *q = cqueue_new(cons, mqs[i].topic, mqs[i].broker_name, mqs[i].queue_id);
         if (!q)
             continue; /* next round retries */
-        LOGI("client", "consumer %s: queue %s/%d acquired", cons->group, q->broker, q->qid);
+        LOGI("client", "consumer %s: queue %s%s/%d acquired", cons->group, q->retry ? "%RETRY% " : "", q->broker,
+             q->qid);
         *lt = q;
         lt = &q->next;
     }
@@ -399,11 +418,40 @@ static void apply(struct tern_consumer *cons, const struct lockbody_mq *mqs, siz
         cons->next_lock = clock_mono_ms(); /* lock new queues at once */
 }
 
+/* The group's retry topic, once some broker created it (on the first
+ * send-back) and the name server knows it. */
+static struct routes_topic *retry_route(struct tern_consumer *cons)
+{
+    if (!cons->use_retry)
+        return NULL;
+    struct routes_topic *r = routes_find(cons->c, cons->retry_topic);
+    return r && !r->via_tbw && r->nsub > 0 ? r : NULL;
+}
+
+/* Allocate the retry topic's queues like the topic's own (same member
+ * list), after them in mqs[n..]; returns how many are ours. */
+static size_t allocate_retry(struct tern_consumer *cons, struct routes_topic *rr, const char **ids, size_t nids,
+                             long self, struct lockbody_mq *out)
+{
+    size_t n = rr->nsub;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct lockbody_mq){cons->retry_topic, rr->sub[i].broker, rr->sub[i].qid};
+    allocate_sort_mqs(out, n);
+    cons->retry_nsub_seen = n;
+    size_t start = 0, count = 0;
+    if (!allocate_averagely(n, nids, (size_t)self, &start, &count))
+        return 0;
+    memmove(out, out + start, count * sizeof *out);
+    return count;
+}
+
 static void allocate_and_apply(struct tern_consumer *cons, struct routes_topic *r, const char **ids,
                                size_t nids)
 {
     size_t n = r->nsub;
-    struct lockbody_mq *mqs = calloc(n ? n : 1, sizeof *mqs);
+    struct routes_topic *rr = retry_route(cons);
+    size_t nr = rr ? rr->nsub : 0;
+    struct lockbody_mq *mqs = calloc(n + nr ? n + nr : 1, sizeof *mqs);
     if (!mqs) {
         rebalance_end(cons, false);
         return;
@@ -425,6 +473,10 @@ static void allocate_and_apply(struct tern_consumer *cons, struct routes_topic *
         }
         if (!allocate_averagely(n, nids, (size_t)self, &start, &count))
             count = 0;
+        memmove(mqs, mqs + start, count * sizeof *mqs);
+        start = 0;
+        if (rr)
+            count += allocate_retry(cons, rr, ids, nids, self, mqs + count);
     }
     apply(cons, mqs + start, count);
     free(mqs);
@@ -513,8 +565,58 @@ static void route_done(int err, const char *errmsg, struct routes_topic *r, void
     }
 }
 
+static void retry_route_done(int err, const char *errmsg, struct routes_topic *r, void *arg)
+{
+    struct ticket *t = arg;
+    if (!consumer_ticket_take(t))
+        return;
+    struct tern_consumer *cons = t->cons;
+    free(t);
+    cons->retry_fetching = false;
+    if (cons->closing || err != 0 || r->via_tbw || r->nsub == cons->retry_nsub_seen)
+        return;
+    /* The retry topic appeared (or changed): allocate its queues now. */
+    LOGD("client", "consumer %s: %s has %zu readable queues, rebalancing", cons->group, cons->retry_topic, r->nsub);
+    cons->next_rebalance = clock_mono_ms();
+    if (cons->rebalancing)
+        cons->rebalance_again = true;
+}
+
+/* Refresh the retry topic's route unless fresh. The broker creates it on
+ * our heartbeat (or at the first send-back), and the name server learns it
+ * a moment later, so a failure here is expected and quiet. */
+static void retry_route_refresh(struct tern_consumer *cons)
+{
+    if (!cons->use_retry || cons->retry_fetching)
+        return;
+    struct routes_topic *r = routes_find(cons->c, cons->retry_topic);
+    if (r && (r->fetching || clock_mono_ms() - r->fetched_mono < 2000))
+        return;
+    struct ticket *t = consumer_ticket(cons, NULL);
+    if (!t)
+        return;
+    cons->retry_fetching = true;
+    if (routes_fetch(cons->c, cons->retry_topic, false, retry_route_done, t) != 0) {
+        cons->retry_fetching = false;
+        consumer_ticket_take(t);
+        free(t);
+    }
+}
+
+void consumer_retry_topic_used(struct tern_consumer *cons)
+{
+    /* A send-back succeeded, so the retry topic exists (or will as soon as
+     * the broker registers it with the name server): probe its route every
+     * second until a rebalance saw its queues. */
+    if (cons->retry_nsub_seen == 0 && !cons->retry_wanted) {
+        cons->retry_wanted = true;
+        cons->next_retry_probe = clock_mono_ms();
+    }
+}
+
 static void rebalance_start(struct tern_consumer *cons)
 {
+    retry_route_refresh(cons);
     if (cons->rebalancing) {
         cons->rebalance_again = true;
         return;
@@ -586,11 +688,11 @@ void consumer_reset_offsets(struct tern_client *c, struct remoting_cmd *req)
         if (e.offset < 0)
             continue;
         for (struct tern_consumer *cons = c->consumers; cons; cons = cons->next) {
-            if (cons->closing || strcmp(cons->group, group) != 0 || strlen(cons->topic) != e.topic.len ||
-                memcmp(cons->topic, e.topic.p, e.topic.len) != 0)
+            if (cons->closing || strcmp(cons->group, group) != 0)
                 continue;
             for (struct cqueue *q = cons->queues; q; q = q->next)
-                if (q->qid == e.queue_id && strlen(q->broker) == e.broker.len &&
+                if (q->qid == e.queue_id && strlen(q->topic) == e.topic.len &&
+                    memcmp(q->topic, e.topic.p, e.topic.len) == 0 && strlen(q->broker) == e.broker.len &&
                     memcmp(q->broker, e.broker.p, e.broker.len) == 0) {
                     if (cons->model == TERN_BROADCASTING)
                         consumer_boffset_set(cons, q->broker, q->qid, e.offset);
@@ -618,6 +720,12 @@ void consumer_tick(struct tern_client *c, int64_t now)
             cons->next_rebalance = now + cons->rebalance_ms;
             rebalance_start(cons);
         }
+        if (cons->retry_wanted && cons->retry_nsub_seen > 0)
+            cons->retry_wanted = false;
+        if (cons->retry_wanted && now >= cons->next_retry_probe) {
+            cons->next_retry_probe = now + CONSUMER_RETRY_MS;
+            retry_route_refresh(cons);
+        }
         orderly_tick(cons, now);
         for (struct cqueue *q = cons->queues; q && !cons->closing;) {
             struct cqueue *qn = q->next;
@@ -639,9 +747,13 @@ void consumer_tick(struct tern_client *c, int64_t now)
 size_t tern_consumer_owned(const struct tern_consumer *cons, struct tern_queue *out, size_t cap)
 {
     size_t n = 0;
-    for (const struct cqueue *q = cons->queues; q; q = q->next, n++)
+    for (const struct cqueue *q = cons->queues; q; q = q->next) {
+        if (q->retry)
+            continue;
         if (n < cap)
-            out[n] = (struct tern_queue){cons->topic, q->broker, q->qid};
+            out[n] = (struct tern_queue){q->topic, q->broker, q->qid};
+        n++;
+    }
     return n;
 }
 
@@ -653,7 +765,7 @@ uint64_t tern_consumer_rebalances(const struct tern_consumer *cons)
 int64_t tern_consumer_offset(const struct tern_consumer *cons, const char *broker_name, int queue_id)
 {
     for (const struct cqueue *q = cons->queues; q; q = q->next)
-        if (q->qid == queue_id && strcmp(q->broker, broker_name) == 0)
+        if (q->qid == queue_id && !q->retry && strcmp(q->broker, broker_name) == 0)
             return q->consumed;
     return -1;
 }

@@ -16,6 +16,7 @@ enum cqueue_state {
     CQ_READY,   /* pull when due */
     CQ_WAIT,    /* undelivered messages (RETRY_LATER): deliver again when due */
     CQ_SENDBACK, /* orderly: dead-lettering a batch that failed too often (orderly.c) */
+    CQ_RETRYBACK, /* concurrent clustering: sending a failed batch to %RETRY%group (retryback.c) */
 };
 
 /* One in-flight request of a consumer. Requests cannot be withdrawn from
@@ -31,6 +32,8 @@ struct ticket {
 
 struct cqueue {
     struct tern_consumer *cons;
+    const char *topic; /* cons->topic or cons->retry_topic */
+    bool retry;        /* a queue of %RETRY%<group> */
     char broker[LIBTERN_NAME_MAX];
     int qid;
     enum cqueue_state state;
@@ -45,7 +48,7 @@ struct cqueue {
     int64_t lock_until; /* monotonic ms: consume only before this */
     uint64_t lock_gen;  /* lock request that last asked for this queue; 0 never */
     int attempts;       /* failed deliveries of the current batch */
-    size_t sb_next, sb_end; /* messages [sb_next, sb_end) of pending to dead-letter */
+    size_t sb_next, sb_end; /* messages [sb_next, sb_end) of pending to send back */
     bool sb_refused;        /* the broker refused a send-back of this batch (logged once) */
     struct cqueue *next;
 };
@@ -94,6 +97,14 @@ struct tern_consumer {
 
     bool orderly;
     int max_reconsume;
+    /* Clustering, not orderly: RETRY_LATER sends messages back to the broker
+     * and the group also consumes %RETRY%<group> (retryback.c). */
+    bool use_retry;
+    char retry_topic[LIBTERN_NAME_MAX + 8];
+    bool retry_fetching;     /* a route fetch of retry_topic is in flight */
+    size_t retry_nsub_seen;  /* readable retry queues in the last allocation */
+    bool retry_wanted;       /* sent back, retry topic not allocated yet: probe its route */
+    int64_t next_retry_probe; /* monotonic ms */
     int64_t next_lock; /* monotonic ms of the next lock round */
     uint64_t lock_gen;
 
@@ -119,11 +130,14 @@ void consumer_maybe_finish(struct tern_consumer *cons);
 /* Local offsets (broadcasting). */
 int64_t consumer_boffset_get(struct tern_consumer *cons, const char *broker, int qid);
 void consumer_boffset_set(struct tern_consumer *cons, const char *broker, int qid, int64_t off);
+/* A send-back to the retry topic succeeded (retryback.c). */
+void consumer_retry_topic_used(struct tern_consumer *cons);
 /* Close-time request finished. */
 void consumer_close_op_done(struct ticket *t);
 
 /* ---- cqueue.c ---- */
-struct cqueue *cqueue_new(struct tern_consumer *cons, const char *broker, int qid);
+/* topic: cons->topic or cons->retry_topic (the pointer is kept). */
+struct cqueue *cqueue_new(struct tern_consumer *cons, const char *topic, const char *broker, int qid);
 /* Drop: commit (oneway) and free. */
 void cqueue_drop(struct cqueue *q);
 void cqueue_free(struct cqueue *q);
@@ -152,5 +166,17 @@ void orderly_unlock(struct cqueue *q);
 bool orderly_consumed(struct cqueue *q, int rv, size_t k);
 /* CQ_SENDBACK is due: send the next message to the dead-letter queue. */
 void orderly_sendback(struct cqueue *q);
+
+/* ---- retryback.c ---- */
+/* The callback answered RETRY_LATER for the k messages at pending->next of a
+ * concurrent clustering queue: send them back (CONSUMER_SEND_MSG_BACK), then
+ * count them as consumed; a refused or failed send-back redelivers them
+ * locally after retry_delay_ms instead. */
+void retryback_start(struct cqueue *q, size_t k);
+/* CQ_RETRYBACK is due: send the next message back. */
+void retryback_send(struct cqueue *q);
+/* A pulled batch of a retry queue: show each message under its original
+ * topic (RETRY_TOPIC), as RocketMQ's resetRetryAndNamespace does. */
+void retryback_reset_topics(struct rmsg_batch *b);
 
 #endif

@@ -8,7 +8,10 @@
  * Failure modes: no committed offset -> from first / last (GET_MAX_OFFSET) /
  * timestamp (SEARCH_OFFSET_BY_TIMESTAMP); NO_NEW_MSG / NO_MATCHED_MSG -> pull
  * again from nextBeginOffset; OFFSET_MOVED -> jump to nextBeginOffset and
- * commit it; RETRY_LATER -> the same messages again after retry_delay_ms;
+ * commit it; RETRY_LATER -> clustering (not orderly): sent back to the
+ * broker's retry topic and consumed (retryback.c), otherwise the same
+ * messages again after retry_delay_ms; SUSPEND -> the same messages again
+ * after retry_delay_ms;
  * request errors -> retry after a pause; dropped by a rebalance -> pending
  * requests are detached (their answers ignored) and the offset committed. */
 #include <stdio.h>
@@ -25,12 +28,14 @@
 #define CQ_ERROR_PAUSE_MS 1000
 #define CQ_SLOW_PAUSE_MS 3000
 
-struct cqueue *cqueue_new(struct tern_consumer *cons, const char *broker, int qid)
+struct cqueue *cqueue_new(struct tern_consumer *cons, const char *topic, const char *broker, int qid)
 {
     struct cqueue *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
     q->cons = cons;
+    q->topic = topic;
+    q->retry = topic == cons->retry_topic;
     snprintf(q->broker, sizeof q->broker, "%s", broker);
     q->qid = qid;
     q->state = CQ_INIT;
@@ -63,7 +68,7 @@ void cqueue_drop(struct cqueue *q)
 
 static const char *master(struct cqueue *q)
 {
-    struct routes_topic *r = routes_find(q->cons->c, q->cons->topic);
+    struct routes_topic *r = routes_find(q->cons->c, q->topic);
     return r ? routes_master(r, q->broker) : NULL;
 }
 
@@ -100,7 +105,7 @@ void cqueue_commit(struct cqueue *q, bool close_op)
     struct remoting_cmd *cmd = libtern_cmd(c, CODES_REQ_UPDATE_CONSUMER_OFFSET);
     struct headers_offset_update_req h = {
         .consumer_group = slice_of(cons->group),
-        .topic = slice_of(cons->topic),
+        .topic = slice_of(q->topic),
         .queue_id = q->qid,
         .commit_offset = q->consumed,
     };
@@ -197,20 +202,20 @@ static int offset_request(struct cqueue *q, int code)
     if (code == CODES_REQ_QUERY_CONSUMER_OFFSET) {
         struct headers_offset_query_req h = {
             .consumer_group = slice_of(cons->group),
-            .topic = slice_of(cons->topic),
+            .topic = slice_of(q->topic),
             .queue_id = q->qid,
         };
         rv = headers_offset_query_req_encode(&h, cmd);
     } else if (code == CODES_REQ_SEARCH_OFFSET_BY_TIMESTAMP) {
         struct headers_offset_search_req h = {
-            .topic = slice_of(cons->topic),
+            .topic = slice_of(q->topic),
             .queue_id = q->qid,
             .timestamp = cons->from_ts,
         };
         rv = headers_offset_search_req_encode(&h, cmd);
     } else {
         struct headers_offset_queue_req h = {
-            .topic = slice_of(cons->topic),
+            .topic = slice_of(q->topic),
             .queue_id = q->qid,
         };
         rv = headers_offset_queue_req_encode(&h, cmd);
@@ -276,7 +281,19 @@ static void deliver(struct cqueue *q)
             return;
         }
         int rv = cons->cb(b->ptrs + b->next, k, cons->arg);
+        if (rv == TERN_CONSUME_SUSPEND) {
+            /* Not consumed, not failed: the same messages again later. */
+            q->state = CQ_WAIT;
+            pause_for(q, cons->retry_delay_ms);
+            cons->in_deliver--;
+            return;
+        }
         if (cons->orderly && orderly_consumed(q, rv, k)) {
+            cons->in_deliver--;
+            return;
+        }
+        if (rv == TERN_CONSUME_RETRY_LATER && cons->use_retry) {
+            retryback_start(q, k);
             cons->in_deliver--;
             return;
         }
@@ -341,8 +358,10 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
             pause_for(q, CQ_ERROR_PAUSE_MS);
             return;
         }
+        /* A retry queue is subscribed with "*": what failed is retried
+         * whatever its tag (it matched the filter when first pulled). */
         int rv = rmsg_batch_decode(b, (const uint8_t *)resp->body.p, resp->body.len, q->broker,
-                                   &cons->tags, e);
+                                   q->retry ? NULL : &cons->tags, e);
         if (rv != 0) {
             LOGW("client", "queue %s/%d: pull body: %s", q->broker, q->qid, e);
             rmsg_batch_free(b);
@@ -350,6 +369,8 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
             pause_for(q, CQ_SLOW_PAUSE_MS);
             return;
         }
+        if (q->retry)
+            retryback_reset_topics(b);
         b->next_offset = h.next_begin_offset;
         q->next_pull = h.next_begin_offset;
         q->pending = b;
@@ -415,14 +436,14 @@ static void pull(struct cqueue *q)
     struct remoting_cmd *cmd = libtern_cmd(c, CODES_REQ_PULL_MESSAGE);
     struct headers_pull_req h = {
         .consumer_group = slice_of(cons->group),
-        .topic = slice_of(cons->topic),
+        .topic = slice_of(q->topic),
         .queue_id = q->qid,
         .queue_offset = q->next_pull,
         .max_msg_nums = cons->pull_batch,
         .sys_flag = flags,
         .commit_offset = q->consumed > 0 ? q->consumed : 0,
         .suspend_timeout_millis = cons->suspend_ms,
-        .subscription = slice_of(cons->tags.all ? "*" : cons->expr),
+        .subscription = slice_of(cons->tags.all || q->retry ? "*" : cons->expr),
         .sub_version = cons->sub_version,
         .expression_type = slice_of("TAG"),
     };
@@ -458,6 +479,9 @@ void cqueue_tick(struct cqueue *q, int64_t now)
         break;
     case CQ_SENDBACK:
         orderly_sendback(q);
+        break;
+    case CQ_RETRYBACK:
+        retryback_send(q);
         break;
     }
 }

@@ -226,7 +226,7 @@ void libtern_heartbeat(struct tern_client *c, const char *addr)
     if (c->closing)
         return;
     struct heartbeat_consumer cons[LIBTERN_MAX_HB_GROUPS];
-    struct heartbeat_sub subs[LIBTERN_MAX_HB_GROUPS];
+    struct heartbeat_sub subs[2 * LIBTERN_MAX_HB_GROUPS];
     struct heartbeat_producer prods[LIBTERN_MAX_HB_GROUPS];
     const char *pg[LIBTERN_MAX_HB_GROUPS];
     struct heartbeat hb = {.client_id = c->id};

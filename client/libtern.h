@@ -177,7 +177,8 @@ void consumer_reset_offsets(struct tern_client *c, struct remoting_cmd *req);
  * client close ops. */
 void consumer_close_all(struct tern_client *c);
 void consumer_free_all(struct tern_client *c);
-/* Append heartbeat consumer entries (group, subscription) to hb arrays. */
+/* Append heartbeat consumer entries (group, subscriptions) to hb arrays:
+ * out has cap entries, subs 2 * cap (the topic and the group's retry topic). */
 struct heartbeat_consumer;
 struct heartbeat_sub;
 size_t consumer_heartbeat(struct tern_client *c, struct heartbeat_consumer *out,

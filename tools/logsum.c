@@ -13,7 +13,8 @@
  * highest raft index among them, XXH3 a streaming XXH3-64 over, per unit in
  * offset order: base offset (u64 LE), message count (u32 LE), source index
  * (u64 LE) and the unit's bytes as stored (§3: header, tag hashes, body).
- * Two replicas that print the same line hold byte-identical partitions.
+ * Two replicas that print the same line hold byte-identical partitions. A
+ * partition that never stored a unit (END 0) is not listed.
  *
  * Why not partlog_open: it recovers (cuts torn tails, rebuilds indexes,
  * writes checkpoints), which modifies the directory. This tool only opens
@@ -276,6 +277,11 @@ static int sum_partition(const char *qdir, const char *topic, const char *queue,
     free_list(segs, nseg);
     if (ret != 0)
         return ret;
+    /* Never written (a read on one member opened it: the broker creates a
+     * partition lazily, e.g. when a consumer pulls its empty %RETRY% queue):
+     * it holds nothing, so it is listed like an absent one. */
+    if (p.units == 0 && p.end == 0 && p.count == 0 && !p.damaged && strcmp(p.state, "ok") == 0)
+        return 0;
     printf("%s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %s\n", topic, queue,
            p.min, p.end, p.count, p.units, p.last_src, sum, p.state);
     if (p.damaged)

@@ -320,7 +320,17 @@ enum tern_model {
 
 enum tern_consume_status {
     TERN_CONSUME_SUCCESS = 0,
-    TERN_CONSUME_RETRY_LATER = 1, /* redeliver these messages after retry_delay_ms */
+    /* Failed. Clustering (not orderly): sent back to the broker
+     * (CONSUMER_SEND_MSG_BACK), redelivered from %RETRY%<group> after the
+     * broker's delay with reconsumeTimes + 1, and after max_reconsume_times
+     * moved to %DLQ%<group>; if the send-back fails, redelivered locally
+     * after retry_delay_ms. Broadcasting: redelivered locally after
+     * retry_delay_ms (no send-back). Orderly: see orderly below. */
+    TERN_CONSUME_RETRY_LATER = 1,
+    /* Not consumed and not failed (e.g. the application is stopping): the
+     * same messages again after retry_delay_ms, never sent back, no attempt
+     * counted; the offset stays before them. */
+    TERN_CONSUME_SUSPEND = 2,
 };
 
 /* Messages of one queue in queue order, n <= batch_max. Return
@@ -355,7 +365,10 @@ struct tern_consumer_opts {
      * group's dead-letter queue (CONSUMER_SEND_MSG_BACK) and the queue moves
      * on; until the broker accepts that, the batch keeps being retried. */
     bool orderly;
-    int max_reconsume_times; /* orderly: default 16; < 0 never dead-letter */
+    int max_reconsume_times; /* orderly: default 16; < 0 never dead-letter.
+                                clustering: the maxReconsumeTimes sent with
+                                each send-back (default 16; < 0 the broker's
+                                default) */
 };
 
 TERN_API void tern_consumer_opts_init(struct tern_consumer_opts *o);
@@ -381,7 +394,8 @@ struct tern_queue {
     int queue_id;
 };
 
-/* Copy up to cap of the queues this consumer currently owns (sorted) into
+/* Copy up to cap of the topic's queues this consumer currently owns
+ * (sorted; queues of %RETRY%<group> it also consumes are not listed) into
  * out; strings valid until the next loop iteration. Returns the number
  * owned (may exceed cap). */
 TERN_API size_t tern_consumer_owned(const struct tern_consumer *cons, struct tern_queue *out,

@@ -121,6 +121,13 @@ static void on_request(struct rpc_conn *rc, struct remoting_cmd *req)
     remoting_cmd_init(&resp);
     switch (req->code) {
     case CODES_REQ_GET_ROUTEINFO_BY_TOPIC: {
+        struct slice t = remoting_ext_get(req, "topic");
+        if (t.len >= 7 && memcmp(t.p, "%RETRY%", 7) == 0) {
+            /* This mock broker has no retry topic: only CT is pulled. */
+            remoting_cmd_init_response(&resp, req, CODES_RESP_TOPIC_NOT_EXIST, "no route");
+            respond(rc, req, 0, &resp, NULL);
+            break;
+        }
         struct route_addr addrs[] = {{0, M.addr}};
         struct route_broker brokers[] = {{.cluster = "c", .broker_name = "b1", .addrs = addrs, .addr_count = 1}};
         struct route_queue queues[] = {{"b1", 1, 1, 6, 0}};
