@@ -373,6 +373,11 @@ int broker_start(struct broker *b, uv_loop_t *loop, const struct brokerconf *con
     /* With replication entries are committed before they are applied, so
      * readers may see them once written; alone, only once synced. */
     so.part.visible_on_write = conf->raft_id > 0;
+    /* Raft mode: the raft log is the write-ahead log and acknowledgements
+     * never wait for partition syncs; partition files are synced in the
+     * background and made durable before each raft snapshot (grouprepl.c
+     * durable_cb), so a lost unsynced tail is re-applied from the log. */
+    so.sync_interval_ms = conf->raft_id > 0 ? 200 : 0;
     so.cb_arg = b;
     char store_dir[1100];
     snprintf(store_dir, sizeof store_dir, "%s/queues", conf->data_dir);

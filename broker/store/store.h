@@ -32,6 +32,10 @@ struct store_opts {
     struct partlog_opts part;        /* defaults for every partition */
     int64_t checkpoint_interval_ms;  /* checkpoint at most this often (1000) */
     int64_t retention_interval_ms;   /* run retention this often; 0 = only store_retain (60000) */
+    int64_t sync_interval_ms;        /* 0: a sync job right after every write pass (appends
+                                      * complete when synced); > 0: at most one job per
+                                      * interval, for callers whose durability comes from
+                                      * elsewhere (raft mode: the raft log is the WAL) */
     store_visible_cb visible_cb;     /* may be NULL */
     void *cb_arg;
 };

@@ -186,6 +186,62 @@ static void test_visible_on_write_and_close_flushes(void **state)
     testlib_rmtree(dir);
 }
 
+/* sync_interval_ms (raft mode): passes within the interval share one deferred
+ * job; the first job is immediate, the next waits for the interval; close
+ * runs a deferred job at once. */
+static void test_sync_interval_defers_jobs(void **state)
+{
+    (void)state;
+    char dir[512], err[ERRMSG_SIZE];
+    testlib_tmpdir(dir, sizeof dir, "st-sint");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = {0};
+    struct store_opts o;
+    store_opts_default(&o);
+    o.part.visible_on_write = true;
+    o.sync_interval_ms = 1500;
+    assert_int_equal(store_open(&loop, dir, &o, &c.st, err), 0);
+    struct partlog *a;
+    assert_int_equal(store_partition_open(c.st, "T", 0, 1, &a, err), 0);
+    static struct req q[40];
+    do_append(&c, a, &q[0], 0);
+    uint64_t t0 = uv_now(&loop);
+    while (c.acked[0] < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    /* Ten more passes, each written at once but synced by one later job. */
+    for (int i = 1; i <= 10; i++) {
+        do_append(&c, a, &q[i], 0);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        assert_int_equal(partlog_end_offset(a), (uint64_t)i + 1); /* readable when written */
+    }
+    while (c.acked[0] < 11)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_update_time(&loop);
+    assert_true(uv_now(&loop) - t0 >= 1490); /* the second job waited for the interval */
+    struct store_stats s;
+    store_stats(c.st, &s);
+    assert_int_equal(s.passes_written, 11);
+    assert_int_equal(s.sync_jobs, 2);
+    assert_int_equal(c.before_sync, 0);
+    assert_int_equal(c.bad_order, 0);
+    /* A pass right after a job is deferred; close does not wait the interval. */
+    for (int i = 11; i < 20; i++)
+        do_append(&c, a, &q[i], 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(c.acked[0], 11);
+    uv_update_time(&loop);
+    uint64_t t1 = uv_now(&loop);
+    store_close(c.st, close_cb, &c);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    uv_update_time(&loop);
+    assert_int_equal(c.acked[0], 20);
+    assert_int_equal(c.closed, 1);
+    assert_true(uv_now(&loop) - t1 < 1000); /* not the 1.5 s interval */
+    assert_int_equal(uv_loop_close(&loop), 0);
+    testlib_rmtree(dir);
+}
+
 static void test_phys_offsets_locate(void **state)
 {
     (void)state;
@@ -227,6 +283,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_group_commit_one_sync_per_pass),
         cmocka_unit_test(test_visible_on_write_and_close_flushes),
+        cmocka_unit_test(test_sync_interval_defers_jobs),
         cmocka_unit_test(test_phys_offsets_locate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
