@@ -78,3 +78,23 @@ else
   check all "JSON checks"
 fi
 echo "smoke.sh: OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/stdout")"
+
+# The transactional workload (half message + commit per message), briefly:
+# every message published is committed and consumed.
+start=$SECONDS
+rc=0
+bash "$ROOT/bench/run.sh" smoke-txn --bin "$bin" --duration 3 --json "$out/txn.json" \
+  --timeout 45 >"$out/txn.stdout" 2>"$out/txn.stderr" || rc=$?
+if [ "$rc" != 0 ]; then
+  tail -n 30 "$out/txn.stderr" >&2
+  fail "run.sh smoke-txn exited $rc"
+fi
+if command -v jq >/dev/null 2>&1; then
+  jq -e '.workload.transactional == true and .publish.count > 0 and .consume.count > 0
+         and .totals.errors == 0 and .totals.not_acked == 0 and .totals.not_consumed == 0' \
+    "$out/txn.json" >/dev/null || { cat "$out/txn.stdout" >&2; fail "smoke-txn: not every transactional message was committed and consumed"; }
+else
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["totals"]; sys.exit(0 if d["workload"]["transactional"] and d["publish"]["count"] > 0 and d["consume"]["count"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 else 1)' \
+    "$out/txn.json" || fail "smoke-txn: not every transactional message was committed and consumed"
+fi
+echo "smoke.sh: transactional OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/txn.stdout")"

@@ -81,6 +81,7 @@ struct producer {
     int topic;
     struct tern_client *client;
     struct tern_producer *p;
+    struct tern_txn_producer *txp; /* transactional workloads instead of p */
     char *body;
     struct slot *slots, *free_slots;
     int64_t inflight;
@@ -287,6 +288,22 @@ static void fill_body(struct producer *pr, uint64_t due)
     }
 }
 
+/* Transactional workloads: the local transaction always commits. */
+static enum tern_txn_state txn_commit_cb(const struct tern_send_result *res, void *arg)
+{
+    (void)res;
+    (void)arg;
+    return TERN_TXN_COMMIT;
+}
+
+/* A check-back can only come for a commit lost on the way; it committed. */
+static enum tern_txn_state txn_check_cb(const struct tern_msg *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    return TERN_TXN_COMMIT;
+}
+
 /* Submit one message due at due (0: the priming send). */
 static void submit(struct producer *pr, uint64_t due)
 {
@@ -310,7 +327,8 @@ static void submit(struct producer *pr, uint64_t due)
     pr->inflight++;
     pr->sent++;
     b->sent++;
-    int err = tern_producer_send(pr->p, &m, send_cb, sl);
+    int err = pr->txp ? tern_txn_producer_send(pr->txp, &m, txn_commit_cb, send_cb, sl)
+                      : tern_producer_send(pr->p, &m, send_cb, sl);
     if (err) {
         pr->inflight--;
         pr->failed++;
@@ -922,7 +940,8 @@ static int start_producers(struct bench *b)
         po.group = group;
         po.compress_threshold = SIZE_MAX; /* measure the broker, not zlib */
         po.max_in_flight = (size_t)w->producer_window + 1;
-        rv = tern_producer_new(pr->client, &po, &pr->p);
+        rv = w->transactional ? tern_txn_producer_new(pr->client, &po, txn_check_cb, NULL, &pr->txp)
+                              : tern_producer_new(pr->client, &po, &pr->p);
         if (rv) {
             fprintf(stderr, "tern-bench: producer: %s (%s)\n", tern_client_errmsg(pr->client),
                     tern_err_name(rv));

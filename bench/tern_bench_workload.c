@@ -62,6 +62,11 @@ static const struct config_key workload_keys[] = {
      1, 60000},
     {"drainTimeout", CONFIG_MS, W(drain_timeout_ms), 0, "10s",
      "after the run: time to wait for outstanding acknowledgements and consumers", 0, 600000},
+    {"transactional", CONFIG_BOOL, W(transactional), 0, "false",
+     "each message is a transactional half message whose local transaction commits at once "
+     "(END_TRANSACTION): publish latency runs to the send callback after the commit is sent, "
+     "end-to-end to the consumer seeing the committed message",
+     0, 0},
     {"progressInterval", CONFIG_MS, W(progress_ms), 0, "5s", "interval of progress lines on stderr",
      200, 3600000},
 };

@@ -36,6 +36,7 @@ struct tern_bench_workload {
                                     rate (or growing by more during a step) fails */
     int64_t drain_timeout_ms;    /* after the run: wait this long for acks and consumers */
     int64_t progress_ms;         /* progress line interval */
+    bool transactional;          /* half message + commit per message (libtern txn producer) */
 
     /* Derived by tern_bench_workload_load. */
     enum tern_bench_keys keys;
