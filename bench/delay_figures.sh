@@ -5,9 +5,9 @@
 #     producer's clock just before the send, so the figure includes the send's
 #     network and commit time (same machine: same clock).
 #  2. memory: broker RSS before and after PENDING messages delayed by one hour.
-#  3. burst: BURST messages all due at the same millisecond; how long after the
-#     due time the last one is stored in its topic (storeTimestamp).
-# Usage: bench/delay_figures.sh [RATE_N] [PENDING] [BURST]   (TERN_BIN_DIR=build/bin)
+# The burst figure (N messages due at one millisecond) is tern-bench's
+# delay-burst workload: bench/run.sh delay-burst [--replicas 3].
+# Usage: bench/delay_figures.sh [RATE_N] [PENDING]   (TERN_BIN_DIR=build/bin)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TERN_BIN_DIR="${TERN_BIN_DIR:-$PWD/build/bin}"
@@ -15,7 +15,6 @@ export TERN_BIN_DIR="${TERN_BIN_DIR:-$PWD/build/bin}"
 . tests/integration/tern_fixture.sh
 RATE_N="${1:-2000}"
 PENDING="${2:-200000}"
-BURST="${3:-200000}"
 fixture_start
 export TERN_NAMESRV="$NS"
 bpid="${FIXTURE_PIDS[1]}"
@@ -41,13 +40,4 @@ after=$(rss)
 echo "broker RSS: $before kB before, $after kB with $PENDING pending delayed messages (+$((after - before)) kB)"
 du -sh "$TMP/broker/delay" "$TMP/broker/queues/SCHEDULE_TOPIC_XXXX" 2>/dev/null
 
-t_run 60 "$TERN" topic create --topic burst --queues 4 >/dev/null
-due=$(($(date +%s%3N) + 30000))
-t_run 600 "$TERN" produce --topic burst --count "$BURST" --size 128 --deliver-at "$due" --window 1000 | tail -1
-left=$((due - $(date +%s%3N)))
-echo "# burst sent, due in $left ms"
-sleep $(((left + 999) / 1000 + 5))
-t_run 600 "$TERN" consume --topic burst --group g --from first --max "$BURST" --idle-exit 5 --format json |
-  awk -v d="$due" '{ s = $0; sub(/.*"storeTimestamp":/, "", s); sub(/,.*/, "", s); n++; if (s - d > m) m = s - d }
-                   END { printf "burst: %d of %d delivered; the last %d ms after the due time (%.0f msgs/s)\n", n, '"$BURST"', m, n / (m > 0 ? m / 1000 : 1) }'
 fixture_finish

@@ -110,6 +110,10 @@ fi
 . "$data/cluster.env"
 echo "run.sh: cluster up at $TERN_NAMESRV (data $data); workload $(basename "$workload")" >&2
 
+# tern-bench samples these brokers' VmRSS (delay-burst reports the peak).
+TERN_BENCH_BROKER_PIDS="$(cat "$data"/pids/broker-*.pid 2>/dev/null | tr '\n' ' ')"
+export TERN_BENCH_BROKER_PIDS
+
 rc=0
 timeout -s INT -k 15 "$timeout_s" "$bin/tern-bench" --namesrv "$TERN_NAMESRV" \
   --workload "$workload" ${bench_args[@]+"${bench_args[@]}"} || rc=$?

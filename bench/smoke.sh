@@ -98,3 +98,18 @@ else
     "$out/txn.json" || fail "smoke-txn: not every transactional message was committed and consumed"
 fi
 echo "smoke.sh: transactional OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/txn.stdout")"
+
+# The delay-burst workload: 2,000 messages due 2 s ahead; tern-bench's own
+# check (all acknowledged and delivered, none early) decides the verdict.
+start=$SECONDS
+rc=0
+bash "$ROOT/bench/run.sh" smoke-delay-burst --bin "$bin" --json "$out/burst.json" \
+  --timeout 45 >"$out/burst.stdout" 2>"$out/burst.stderr" || rc=$?
+if [ "$rc" != 0 ]; then
+  tail -n 30 "$out/burst.stderr" >&2
+  fail "run.sh smoke-delay-burst exited $rc"
+fi
+grep -q '^OK: delay-burst passed' "$out/burst.stdout" || { cat "$out/burst.stdout" >&2; fail "smoke-delay-burst: verdict not passed"; }
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["delay_burst"]; sys.exit(0 if b["received"] == b["messages"] == 2000 and b["early"] == 0 and d["totals"]["errors"] == 0 and len(b["broker_rss_peak_kb"]) >= 1 and min(b["broker_rss_peak_kb"]) > 0 else 1)' \
+  "$out/burst.json" || { cat "$out/burst.stdout" >&2; fail "smoke-delay-burst: JSON counts do not match"; }
+echo "smoke.sh: delay-burst OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/burst.stdout")"

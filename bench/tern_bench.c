@@ -153,6 +153,15 @@ struct bench {
     /* CPU time of this process during the measured phase. */
     double cpu0_s;
 
+    /* delay-burst: every message carries deliver_at = burst_due_epoch_ms and
+     * its body the same time on the monotonic clock, so e2e = lateness. */
+    uint64_t burst_due_ns;
+    int64_t burst_due_epoch_ms;
+    uint64_t burst_left; /* messages of the burst not yet submitted */
+    /* tern-broker pids (TERN_BENCH_BROKER_PIDS), their VmRSS sampled every tick. */
+    int broker_pids[16];
+    int nbroker_pids;
+
     struct tern_bench_result res;
 };
 
@@ -311,13 +320,18 @@ static void submit(struct producer *pr, uint64_t due)
     struct slot *sl = pr->free_slots;
     pr->free_slots = sl->next_free;
     sl->due_ns = due;
-    fill_body(pr, due);
+    bool burst = due != 0 && b->w->burst_messages > 0;
+    fill_body(pr, burst ? b->burst_due_ns : due);
     char key[16];
     struct tern_send_msg m;
     memset(&m, 0, sizeof m);
     m.topic = b->topics[pr->topic];
     m.body = pr->body;
     m.body_len = (size_t)b->w->message_size;
+    if (burst) {
+        m.deliver_at_ms = b->burst_due_epoch_ms;
+        b->burst_left--;
+    }
     if (b->w->keys == TERN_BENCH_KEY_ROUND_ROBIN) {
         snprintf(key, sizeof key, "k%" PRIu32, pr->key_next);
         m.keys = key;
@@ -347,6 +361,8 @@ static uint64_t pump(struct producer *pr, uint64_t now)
         return 0;
     for (;;) {
         if (pr->inflight >= pr->b->w->producer_window)
+            return 0;
+        if (pr->b->w->burst_messages > 0 && pr->b->burst_left == 0)
             return 0;
         uint64_t due = due_of(pr, pr->k);
         if (due > now)
@@ -433,8 +449,17 @@ static int consume_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
             continue; /* priming message */
         uint64_t lat = now > due ? now - due : 0;
         tern_bench_hist_record(b->e2e_iv, lat);
-        if (due >= b->measure_start_ns && due < b->measure_end_ns)
+        if (w->burst_messages > 0) {
+            /* Lateness against the delivery time; nothing may come early. */
             tern_bench_hist_record(b->e2e_lat, lat);
+            b->res.burst_received++;
+            if (now < due)
+                b->res.burst_early++;
+            else if (lat <= 1000000000ull)
+                b->res.burst_within_1s++;
+        } else if (due >= b->measure_start_ns && due < b->measure_end_ns) {
+            tern_bench_hist_record(b->e2e_lat, lat);
+        }
         if (b->last_seq && len >= TERN_BENCH_ORDER_HEADER) {
             uint32_t p, key;
             uint64_t seq;
@@ -528,6 +553,14 @@ static void start_measure(struct bench *b, double rate)
     tern_bench_hist_reset(b->e2e_lat);
     b->res.target_rate = rate;
     b->cpu0_s = tern_bench_cpu_s();
+    if (b->w->burst_messages > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        b->burst_left = (uint64_t)b->w->burst_messages;
+        b->burst_due_ns = now + (uint64_t)b->w->deliver_after_ms * 1000000ull;
+        b->burst_due_epoch_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+                                b->w->deliver_after_ms;
+    }
     pump_all(b);
 }
 
@@ -677,12 +710,35 @@ static void fail_setup(struct bench *b, const char *what)
     finish(b);
 }
 
+/* Highest VmRSS (kB) of each tern-broker this run was told about; delay-burst
+ * reports it as the broker's memory at the peak of pending messages. */
+static void sample_rss(struct bench *b)
+{
+    for (int i = 0; i < b->nbroker_pids; i++) {
+        char path[64], line[128];
+        snprintf(path, sizeof path, "/proc/%d/status", b->broker_pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long kb;
+            if (sscanf(line, "VmRSS: %llu", &kb) == 1) {
+                if (kb > b->res.broker_rss_peak_kb[i])
+                    b->res.broker_rss_peak_kb[i] = kb;
+                break;
+            }
+        }
+        fclose(f);
+    }
+}
+
 static void tick_cb(uv_timer_t *t)
 {
     struct bench *b = t->data;
     const struct tern_bench_workload *w = b->w;
     uint64_t now = tern_bench_now_ns();
     uint64_t in_phase = now - b->phase_ns;
+    sample_rss(b);
     switch (b->phase) {
     case PH_READY: {
         if (consumers_ready(b, b->queues_per_topic)) {
@@ -705,7 +761,7 @@ static void tick_cb(uv_timer_t *t)
             b->iv_acked0 = b->acked;
             b->iv_consumed0 = b->consumed;
             if (w->producer_rate > 0) {
-                if (w->warmup_ms > 0) {
+                if (w->warmup_ms > 0 && w->burst_messages == 0) {
                     set_rate(b, (double)w->producer_rate);
                     enter(b, PH_WARMUP);
                     pump_all(b);
@@ -747,8 +803,12 @@ static void tick_cb(uv_timer_t *t)
     }
     case PH_MEASURE:
         progress(b, now, false);
-        if (in_phase >= (uint64_t)w->test_duration_ms * 1000000ull || b->interrupts)
+        if (w->burst_messages > 0) {
+            if (b->burst_left == 0 || b->interrupts)
+                end_measure(b);
+        } else if (in_phase >= (uint64_t)w->test_duration_ms * 1000000ull || b->interrupts) {
             end_measure(b);
+        }
         return;
     case PH_DRAIN: {
         progress(b, now, false);
@@ -964,6 +1024,19 @@ static void judge(struct bench *b)
     bool cons_ok = w->consumers_per_topic == 0 ||
                    (r->consume_rate >= 0.98 * target && (double)r->cons_backlog_end <= allowed);
     bool clean = r->errors == 0 && r->order_violations == 0;
+    if (w->burst_messages > 0) {
+        /* The burst's own checks: all of it acknowledged and delivered, none early. */
+        uint64_t n = (uint64_t)w->burst_messages;
+        bool ok = r->published == n && r->burst_received == n && r->burst_early == 0 && clean &&
+                  !r->interrupted;
+        r->target_reached = ok;
+        snprintf(r->verdict, sizeof r->verdict,
+                 "delay-burst %s: %" PRIu64 " of %" PRIu64 " acknowledged, %" PRIu64
+                 " delivered (%" PRIu64 " early), %.2f%% within 1 s of the due time",
+                 ok ? "passed" : "FAILED", r->published, n, r->burst_received, r->burst_early,
+                 r->burst_received ? 100.0 * (double)r->burst_within_1s / (double)n : 0.0);
+        return;
+    }
     r->target_reached = pub_ok && cons_ok && clean && !r->interrupted;
     char why[256] = "";
     if (!pub_ok)
@@ -1148,6 +1221,17 @@ int main(int argc, char **argv)
     r->namesrv = namesrv;
     r->topic_prefix = b->prefix;
     r->max_rate = w.producer_rate == 0;
+    /* bench/run.sh exports the pids of the tern-brokers it started. */
+    for (const char *pids = getenv("TERN_BENCH_BROKER_PIDS"); pids && *pids && b->nbroker_pids < 16;) {
+        char *end;
+        long pid = strtol(pids, &end, 10);
+        if (end == pids)
+            break;
+        if (pid > 0)
+            b->broker_pids[b->nbroker_pids++] = (int)pid;
+        pids = end;
+    }
+    r->nbrokers = b->nbroker_pids;
 
     fprintf(stderr, "tern-bench: workload %s against %s: %" PRId64 " topic(s) x %" PRId64
                     " queues, %" PRIu64 " B, %" PRId64 "+%" PRId64

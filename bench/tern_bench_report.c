@@ -66,6 +66,18 @@ void tern_bench_report_table(FILE *out, const struct tern_bench_result *r)
     if (w->keys == TERN_BENCH_KEY_ROUND_ROBIN)
         fprintf(out, ", per-key order violations %" PRIu64, r->order_violations);
     fprintf(out, "\n");
+    if (w->burst_messages > 0) {
+        fprintf(out, "\n  delay-burst: %" PRIu64 " messages due %" PRId64 " ms after the burst "
+                     "began; received %" PRIu64 ", %" PRIu64 " within 1 s of the due time "
+                     "(%.2f%%), %" PRIu64 " early\n  (end-to-end above = lateness: receive "
+                     "time - due time)\n",
+                (uint64_t)w->burst_messages, w->deliver_after_ms, r->burst_received,
+                r->burst_within_1s,
+                100.0 * (double)r->burst_within_1s / (double)w->burst_messages, r->burst_early);
+        for (int i = 0; i < r->nbrokers; i++)
+            fprintf(out, "  tern-broker %d peak RSS %.1f MB\n", i,
+                    (double)r->broker_rss_peak_kb[i] / 1024.0);
+    }
     for (size_t i = 0; i < r->nerrs; i++)
         fprintf(out, "  error %-22s x%" PRIu64 ": %s\n",
                 tern_bench_report_err_name(r->errs[i].code), r->errs[i].count, r->errs[i].sample);
@@ -126,6 +138,22 @@ static json_t *result_json(const struct tern_bench_result *r)
 int tern_bench_report_json(const struct tern_bench_result *r, const char *path, char *errmsg)
 {
     json_t *doc = result_json(r);
+    if (doc && r->w->burst_messages > 0) {
+        json_t *rss = json_array();
+        for (int i = 0; rss && i < r->nbrokers; i++)
+            json_array_append_new(rss, json_integer((json_int_t)r->broker_rss_peak_kb[i]));
+        json_t *burst = json_pack("{s:I,s:I,s:I,s:I,s:f,s:o}", "messages",
+                                  (json_int_t)r->w->burst_messages, "received",
+                                  (json_int_t)r->burst_received, "within_1s",
+                                  (json_int_t)r->burst_within_1s, "early",
+                                  (json_int_t)r->burst_early, "within_1s_fraction",
+                                  (double)r->burst_within_1s / (double)r->w->burst_messages,
+                                  "broker_rss_peak_kb", rss ? rss : json_null());
+        if (!burst || json_object_set_new(doc, "delay_burst", burst) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
     if (!doc) {
         errmsg_printf(errmsg, "build JSON: out of memory");
         return TERN_E_NOMEM;

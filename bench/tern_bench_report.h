@@ -65,6 +65,11 @@ struct tern_bench_result {
     size_t nsteps;
     double ramp_best_rate; /* highest rate a ramp step sustained */
 
+    /* delay-burst (burstMessages > 0); e2e_lat is then each message's lateness. */
+    uint64_t burst_received, burst_within_1s, burst_early;
+    uint64_t broker_rss_peak_kb[16]; /* per TERN_BENCH_BROKER_PIDS entry, 0 = unknown */
+    int nbrokers;
+
     bool target_reached;
     char verdict[512];
 };

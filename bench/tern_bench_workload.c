@@ -67,6 +67,14 @@ static const struct config_key workload_keys[] = {
      "(END_TRANSACTION): publish latency runs to the send callback after the commit is sent, "
      "end-to-end to the consumer seeing the committed message",
      0, 0},
+    {"burstMessages", CONFIG_INT, W(burst_messages), 0, "0",
+     "delay-burst: send this many messages at producerRate, all with one delivery time "
+     "(TIMER_DELIVER_MS), then stop; consumers measure each one's lateness against it. 0 = off",
+     0, 1000000000},
+    {"deliverAfter", CONFIG_MS, W(deliver_after_ms), 0, "30s",
+     "delay-burst: the common delivery time, this long after the burst starts (choose it so "
+     "sending finishes first)",
+     1000, 3600000},
     {"progressInterval", CONFIG_MS, W(progress_ms), 0, "5s", "interval of progress lines on stderr",
      200, 3600000},
 };
@@ -109,6 +117,11 @@ int tern_bench_workload_load(struct tern_bench_workload *w, const char *path, ch
     if (w->producer_rate > 0 && w->producer_rate < w->producers_per_topic * w->topics) {
         errmsg_printf(errmsg, "%s: producerRate %lld is below one message per second per producer",
                       path ? path : "workload", (long long)w->producer_rate);
+        return TERN_E_INVAL;
+    }
+    if (w->burst_messages > 0 && (w->producer_rate <= 0 || w->transactional)) {
+        errmsg_printf(errmsg, "%s: burstMessages needs producerRate > 0 and no transactional",
+                      path ? path : "workload");
         return TERN_E_INVAL;
     }
     return 0;

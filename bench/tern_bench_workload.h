@@ -37,6 +37,8 @@ struct tern_bench_workload {
     int64_t drain_timeout_ms;    /* after the run: wait this long for acks and consumers */
     int64_t progress_ms;         /* progress line interval */
     bool transactional;          /* half message + commit per message (libtern txn producer) */
+    int64_t burst_messages;      /* delay-burst: messages sent with one delivery time; 0 = off */
+    int64_t deliver_after_ms;    /* delay-burst: that time, this long after the burst starts */
 
     /* Derived by tern_bench_workload_load. */
     enum tern_bench_keys keys;
