@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI smoke run of tern-bench (under a minute): start a private cluster, run the
-# small keyed fixed-rate workload bench/workloads/smoke.conf for a few seconds,
+# small keyed fixed-rate workload bench/workloads/smoke.conf for a few seconds
+# (then smoke-txn, smoke-delay-burst and smoke-backlog briefly, each in its own cluster),
 # and check that the benchmark ran and its JSON is sane. Not a performance test:
 # it asserts that numbers exist and agree with each other, never that they are
 # fast. Exit 0 on success, 1 with the reason otherwise.
@@ -113,3 +114,18 @@ grep -q '^OK: delay-burst passed' "$out/burst.stdout" || { cat "$out/burst.stdou
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["delay_burst"]; sys.exit(0 if b["received"] == b["messages"] == 2000 and b["early"] == 0 and d["totals"]["errors"] == 0 and len(b["broker_rss_peak_kb"]) >= 1 and min(b["broker_rss_peak_kb"]) > 0 else 1)' \
   "$out/burst.json" || { cat "$out/burst.stdout" >&2; fail "smoke-delay-burst: JSON counts do not match"; }
 echo "smoke.sh: delay-burst OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/burst.stdout")"
+
+# The backlog workload: 5 MB built with no consumer, then drained while
+# producing; tern-bench's own check (drained, nothing lost) decides.
+start=$SECONDS
+rc=0
+bash "$ROOT/bench/run.sh" smoke-backlog --bin "$bin" --json "$out/backlog.json" \
+  --timeout 45 >"$out/backlog.stdout" 2>"$out/backlog.stderr" || rc=$?
+if [ "$rc" != 0 ]; then
+  tail -n 30 "$out/backlog.stderr" >&2
+  fail "run.sh smoke-backlog exited $rc"
+fi
+grep -q '^OK: backlog passed' "$out/backlog.stdout" || { cat "$out/backlog.stdout" >&2; fail "smoke-backlog: verdict not passed"; }
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["backlog"]; t=d["totals"]; sys.exit(0 if b["drained"] and b["bytes"] >= 5 * 1024 * 1024 and b["drain_rate"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 and t["consumed"] >= b["messages"] else 1)' \
+  "$out/backlog.json" || { cat "$out/backlog.stdout" >&2; fail "smoke-backlog: JSON counts do not match"; }
+echo "smoke.sh: backlog OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/backlog.stdout")"

@@ -59,13 +59,14 @@ enum phase {
     PH_WARMUP,  /* fixed rate, statistics discarded */
     PH_RAMP,    /* max-rate search */
     PH_RECOVER, /* max-rate: paused after a failed step until the backlog drains */
+    PH_FILL,    /* backlog: producing as fast as the window allows, no consumers */
     PH_MEASURE,
     PH_DRAIN,
     PH_DONE,
 };
 
 static const char *phase_names[] = {"ready", "prime", "warmup", "ramp", "recover",
-                                    "measure", "drain", "done"};
+                                    "fill", "measure", "drain", "done"};
 
 struct bench;
 
@@ -710,6 +711,8 @@ static void fail_setup(struct bench *b, const char *what)
     finish(b);
 }
 
+static int start_consumers(struct bench *b);
+
 /* Highest VmRSS (kB) of each tern-broker this run was told about; delay-burst
  * reports it as the broker's memory at the peak of pending messages. */
 static void sample_rss(struct bench *b)
@@ -760,7 +763,11 @@ static void tick_cb(uv_timer_t *t)
             b->last_progress_ns = now;
             b->iv_acked0 = b->acked;
             b->iv_consumed0 = b->consumed;
-            if (w->producer_rate > 0) {
+            if (w->backlog_size > 0) {
+                set_rate(b, 1e9); /* every send due at once: the window paces */
+                enter(b, PH_FILL);
+                pump_all(b);
+            } else if (w->producer_rate > 0) {
                 if (w->warmup_ms > 0 && w->burst_messages == 0) {
                     set_rate(b, (double)w->producer_rate);
                     enter(b, PH_WARMUP);
@@ -801,9 +808,33 @@ static void tick_cb(uv_timer_t *t)
         }
         return;
     }
+    case PH_FILL:
+        progress(b, now, false);
+        if (b->interrupts) {
+            end_measure(b);
+        } else if ((b->acked - (uint64_t)b->nprods) * w->message_size >= w->backlog_size) {
+            b->res.backlog_msgs = b->sent - (uint64_t)b->nprods;
+            fprintf(stderr, "[%6.1fs] backlog of %" PRIu64 " messages; consumers start\n",
+                    secs_since(b, now), b->res.backlog_msgs);
+            if (start_consumers(b) != 0) {
+                fail_setup(b, "could not start the consumers");
+                return;
+            }
+            start_measure(b, (double)w->producer_rate);
+        }
+        return;
     case PH_MEASURE:
         progress(b, now, false);
-        if (w->burst_messages > 0) {
+        if (w->backlog_size > 0) {
+            /* Drained: every queue owned and the consumers within maxBacklog of the rate. */
+            bool caught_up = consumers_ready(b, b->queues_per_topic) &&
+                             (double)cons_backlog(b) <= backlog_allowed(b, b->rate);
+            if (caught_up)
+                b->res.backlog_drained = true;
+            if (caught_up || in_phase >= (uint64_t)w->test_duration_ms * 1000000ull ||
+                b->interrupts)
+                end_measure(b);
+        } else if (w->burst_messages > 0) {
             if (b->burst_left == 0 || b->interrupts)
                 end_measure(b);
         } else if (in_phase >= (uint64_t)w->test_duration_ms * 1000000ull || b->interrupts) {
@@ -1024,6 +1055,19 @@ static void judge(struct bench *b)
     bool cons_ok = w->consumers_per_topic == 0 ||
                    (r->consume_rate >= 0.98 * target && (double)r->cons_backlog_end <= allowed);
     bool clean = r->errors == 0 && r->order_violations == 0;
+    if (w->backlog_size > 0) {
+        /* The backlog's own checks: drained before testDuration, nothing lost. */
+        bool ok = r->backlog_drained && r->backlog_msgs > 0 && r->not_consumed == 0 &&
+                  r->not_acked == 0 && clean && !r->interrupted;
+        r->target_reached = ok;
+        snprintf(r->verdict, sizeof r->verdict,
+                 "backlog %s: %" PRIu64 " messages %s in %.1f s, %.0f msgs/s (%.2f MB/s) while "
+                 "producing %.0f msgs/s",
+                 ok ? "passed" : "FAILED", r->backlog_msgs,
+                 r->backlog_drained ? "drained" : "NOT drained", r->measured_s, r->consume_rate,
+                 r->consume_mbps, r->target_rate);
+        return;
+    }
     if (w->burst_messages > 0) {
         /* The burst's own checks: all of it acknowledged and delivered, none early. */
         uint64_t n = (uint64_t)w->burst_messages;
@@ -1265,7 +1309,8 @@ int main(int argc, char **argv)
 
     b->phase = PH_READY;
     b->phase_ns = tern_bench_now_ns();
-    if (start_consumers(b) != 0 || start_producers(b) != 0) {
+    /* backlog: consumers start once the backlog is built (PH_FILL). */
+    if ((w.backlog_size == 0 && start_consumers(b) != 0) || start_producers(b) != 0) {
         fail_setup(b, "could not start the clients");
     } else {
         uv_timer_start(&b->tick, tick_cb, TICK_MS, TICK_MS);

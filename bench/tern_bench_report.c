@@ -66,6 +66,13 @@ void tern_bench_report_table(FILE *out, const struct tern_bench_result *r)
     if (w->keys == TERN_BENCH_KEY_ROUND_ROBIN)
         fprintf(out, ", per-key order violations %" PRIu64, r->order_violations);
     fprintf(out, "\n");
+    if (w->backlog_size > 0)
+        fprintf(out, "\n  backlog: %" PRIu64 " messages (%.1f MB) built with no consumer; %s in "
+                     "%.1f s while producing %.0f msgs/s:\n  drain (consume) %.0f msgs/s, "
+                     "%.2f MB/s; end-to-end above = live messages produced during the drain\n",
+                r->backlog_msgs, (double)r->backlog_msgs * (double)w->message_size / 1e6,
+                r->backlog_drained ? "drained" : "NOT drained", r->measured_s, r->target_rate,
+                r->consume_rate, r->consume_mbps);
     if (w->burst_messages > 0) {
         fprintf(out, "\n  delay-burst: %" PRIu64 " messages due %" PRId64 " ms after the burst "
                      "began; received %" PRIu64 ", %" PRIu64 " within 1 s of the due time "
@@ -138,6 +145,16 @@ static json_t *result_json(const struct tern_bench_result *r)
 int tern_bench_report_json(const struct tern_bench_result *r, const char *path, char *errmsg)
 {
     json_t *doc = result_json(r);
+    if (doc && r->w->backlog_size > 0) {
+        json_t *bl = json_pack("{s:I,s:I,s:b,s:f,s:f,s:f}", "messages", (json_int_t)r->backlog_msgs,
+                               "bytes", (json_int_t)(r->backlog_msgs * r->w->message_size),
+                               "drained", r->backlog_drained, "drain_s", r->measured_s,
+                               "drain_rate", r->consume_rate, "drain_mb_per_s", r->consume_mbps);
+        if (!bl || json_object_set_new(doc, "backlog", bl) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    }
     if (doc && r->w->burst_messages > 0) {
         json_t *rss = json_array();
         for (int i = 0; rss && i < r->nbrokers; i++)

@@ -65,6 +65,9 @@ struct tern_bench_result {
     size_t nsteps;
     double ramp_best_rate; /* highest rate a ramp step sustained */
 
+    /* backlog (backlogSize > 0): the measured phase is the drain; consume_* is the drain rate. */
+    uint64_t backlog_msgs;  /* acknowledged (or in flight) when consumers started */
+    bool backlog_drained;   /* consumers caught up before testDuration */
     /* delay-burst (burstMessages > 0); e2e_lat is then each message's lateness. */
     uint64_t burst_received, burst_within_1s, burst_early;
     uint64_t broker_rss_peak_kb[16]; /* per TERN_BENCH_BROKER_PIDS entry, 0 = unknown */

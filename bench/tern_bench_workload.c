@@ -67,6 +67,12 @@ static const struct config_key workload_keys[] = {
      "(END_TRANSACTION): publish latency runs to the send callback after the commit is sent, "
      "end-to-end to the consumer seeing the committed message",
      0, 0},
+    {"backlogSize", CONFIG_BYTES, W(backlog_size), 0, "0",
+     "backlog: with no consumer running, produce this many bytes of bodies as fast as the "
+     "window allows; then consumers start and drain it while producers keep producerRate. The "
+     "measured phase lasts until the consumers caught up (within maxBacklog of the rate) or "
+     "testDuration; 0 = off",
+     0, (int64_t)1 << 40},
     {"burstMessages", CONFIG_INT, W(burst_messages), 0, "0",
      "delay-burst: send this many messages at producerRate, all with one delivery time "
      "(TIMER_DELIVER_MS), then stop; consumers measure each one's lateness against it. 0 = off",
@@ -117,6 +123,12 @@ int tern_bench_workload_load(struct tern_bench_workload *w, const char *path, ch
     if (w->producer_rate > 0 && w->producer_rate < w->producers_per_topic * w->topics) {
         errmsg_printf(errmsg, "%s: producerRate %lld is below one message per second per producer",
                       path ? path : "workload", (long long)w->producer_rate);
+        return TERN_E_INVAL;
+    }
+    if (w->backlog_size > 0 && (w->producer_rate <= 0 || w->consumers_per_topic == 0 ||
+                                w->burst_messages > 0)) {
+        errmsg_printf(errmsg, "%s: backlogSize needs producerRate > 0, consumers and no burst",
+                      path ? path : "workload");
         return TERN_E_INVAL;
     }
     if (w->burst_messages > 0 && (w->producer_rate <= 0 || w->transactional)) {

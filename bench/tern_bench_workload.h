@@ -37,6 +37,7 @@ struct tern_bench_workload {
     int64_t drain_timeout_ms;    /* after the run: wait this long for acks and consumers */
     int64_t progress_ms;         /* progress line interval */
     bool transactional;          /* half message + commit per message (libtern txn producer) */
+    uint64_t backlog_size;       /* backlog: bytes of bodies produced before consumers start; 0 = off */
     int64_t burst_messages;      /* delay-burst: messages sent with one delivery time; 0 = off */
     int64_t deliver_after_ms;    /* delay-burst: that time, this long after the burst starts */
 
