@@ -521,12 +521,13 @@ static void progress(struct bench *b, uint64_t now, bool force)
     struct tern_bench_progress p = {
         .t_s = secs_since(b, now),
         .phase = phase_names[b->phase],
-        .rate = b->phase == PH_RECOVER || b->phase == PH_DRAIN ? 0 : b->rate,
+        .rate = b->phase == PH_RECOVER || b->phase == PH_DRAIN || b->phase == PH_FILL ? 0 : b->rate,
         .pub_rate = (double)(b->acked - b->iv_acked0) / dt,
         .cons_rate = (double)(b->consumed - b->iv_consumed0) / dt,
         .pub_lat = b->pub_iv,
         .e2e_lat = b->e2e_iv,
-        .pub_backlog = pub_backlog(b, now),
+        /* fill paces nothing (every send is due at once): its backlog is what is in flight */
+        .pub_backlog = b->phase == PH_FILL ? b->sent - b->acked - b->failed : pub_backlog(b, now),
         .cons_backlog = cons_backlog(b),
         .errors = b->failed - b->iv_failed0,
     };
