@@ -9,6 +9,7 @@
 #   BROKER_ADDR   broker address; BIN, TMP, TERN (the CLI) also set
 #   t_run SECS cmd...   run a command bounded in time
 #   check DESC cond-command...   record a pass/fail; fixture_finish exits with the result
+#   wait_lines FILE N SECS       poll until FILE has N lines
 
 BIN="${TERN_BIN_DIR:-$(pwd)/build/bin}"
 TERN="$BIN/tern"
@@ -53,6 +54,18 @@ t_run() {
   local secs="$1"
   shift
   timeout -k 5 "$secs" "$@"
+}
+
+# wait_lines FILE N SECS: poll until FILE has at least N lines (0) or SECS pass (1).
+# A fault injected "a moment after a stream starts" waits for this rather than
+# a fixed sleep, so it hits a running stream on slow and fast machines alike.
+wait_lines() {
+  local file=$1 n=$2 secs=$3 i
+  for ((i = 0; i < secs * 20; i++)); do
+    [ "$(wc -l <"$file" 2>/dev/null || echo 0)" -ge "$n" ] && return 0
+    sleep 0.05
+  done
+  return 1
 }
 
 check() {

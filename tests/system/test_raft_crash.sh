@@ -29,7 +29,7 @@ t_run 30 "$TERN" topic create --topic "$RAFT_TOPIC" --queues 4 >/dev/null 2>&1
 
 # --- (2) kill -9 the leader mid-stream, restart it.
 raft_produce a 3000
-sleep 1
+wait_lines "$TMP/acks.a" 100 60
 K="$(raft_member_of "$L1")"
 kill -9 "${BPID[$K]}"
 at_kill=$(wc -l <"$TMP/acks.a")
@@ -63,7 +63,7 @@ check "(2) at most one body stored twice, by the retry of the send in flight at 
 
 # --- (5) kill -9 all three during a stream, restart them.
 raft_produce b 4000
-sleep 1
+wait_lines "$TMP/acks.b" 100 60
 for i in 1 2 3; do kill -9 "${BPID[$i]}" 2>/dev/null; done
 for i in 1 2 3; do wait "${BPID[$i]}" 2>/dev/null; done
 at_kill=$(wc -l <"$TMP/acks.b")

@@ -25,7 +25,7 @@ seq 1 "$N" | sed 's/^/msg-/' >"$TMP/in"
 # One send at a time keeps the stream going for several seconds.
 t_run 120 "$TERN" produce --topic "$TOPIC" --window 1 <"$TMP/in" >"$TMP/acks" 2>"$TMP/produce.err" &
 PROD=$!
-sleep 1
+wait_lines "$TMP/acks" 100 60
 K="$(raft_member_of "$L1")"
 kill -9 "${BPID[$K]}"
 acked_at_kill=$(wc -l <"$TMP/acks")

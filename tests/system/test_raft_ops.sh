@@ -101,7 +101,7 @@ check "the refusal hints at the leader's client address from the name server" \
   grep -q -- "--broker $L1" "$TMP/refuse.err"
 
 stream_start 4000 t1
-sleep 1
+wait_lines "$TMP/t1.acks" 100 60
 at_op=$(wc -l <"$TMP/t1.acks")
 t0=$(date +%s%N)
 t_run 30 "$TERN" group transfer-leader --broker "$L1" >"$TMP/transfer.out" 2>"$TMP/transfer.err"
@@ -125,7 +125,7 @@ check "sends kept working through two transfers: every send acknowledged ($acked
 
 # ---- 2. SIGTERM of the leader ------------------------------------------------
 stream_start 4000 t2
-sleep 1
+wait_lines "$TMP/t2.acks" 100 60
 at_op=$(wc -l <"$TMP/t2.acks")
 kill -TERM "${BPID[$K3]}"
 wait "${BPID[$K3]}"
