@@ -80,52 +80,44 @@ else
 fi
 echo "smoke.sh: OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/stdout")"
 
+# run_workload NAME [run.sh options]: run bench/run.sh on workload NAME into
+# $out/NAME.{json,stdout,stderr}; fail if it does not complete.
+run_workload() {
+  local name=$1 rc=0
+  shift
+  start=$SECONDS
+  bash "$ROOT/bench/run.sh" "$name" --bin "$bin" --json "$out/$name.json" --timeout 45 "$@" \
+    >"$out/$name.stdout" 2>"$out/$name.stderr" || rc=$?
+  if [ "$rc" != 0 ]; then
+    tail -n 30 "$out/$name.stderr" >&2
+    fail "run.sh $name exited $rc"
+  fi
+}
+# json_check NAME WHAT PYTHON-EXPR: the expression over d (the result JSON),
+# t (its totals) must hold; then print the verdict line.
+json_check() {
+  local name=$1 what=$2 expr=$3
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["totals"]; sys.exit(0 if eval(sys.argv[2]) else 1)' \
+    "$out/$name.json" "$expr" || { cat "$out/$name.stdout" >&2; fail "$name: $what"; }
+  echo "smoke.sh: $name OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/$name.stdout")"
+}
+
 # The transactional workload (half message + commit per message), briefly:
 # every message published is committed and consumed.
-start=$SECONDS
-rc=0
-bash "$ROOT/bench/run.sh" smoke-txn --bin "$bin" --duration 3 --json "$out/txn.json" \
-  --timeout 45 >"$out/txn.stdout" 2>"$out/txn.stderr" || rc=$?
-if [ "$rc" != 0 ]; then
-  tail -n 30 "$out/txn.stderr" >&2
-  fail "run.sh smoke-txn exited $rc"
-fi
-if command -v jq >/dev/null 2>&1; then
-  jq -e '.workload.transactional == true and .publish.count > 0 and .consume.count > 0
-         and .totals.errors == 0 and .totals.not_acked == 0 and .totals.not_consumed == 0' \
-    "$out/txn.json" >/dev/null || { cat "$out/txn.stdout" >&2; fail "smoke-txn: not every transactional message was committed and consumed"; }
-else
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); t=d["totals"]; sys.exit(0 if d["workload"]["transactional"] and d["publish"]["count"] > 0 and d["consume"]["count"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 else 1)' \
-    "$out/txn.json" || fail "smoke-txn: not every transactional message was committed and consumed"
-fi
-echo "smoke.sh: transactional OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/txn.stdout")"
+run_workload smoke-txn --duration 3
+json_check smoke-txn "not every transactional message was committed and consumed" \
+  'd["workload"]["transactional"] and d["publish"]["count"] > 0 and d["consume"]["count"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0'
 
 # The delay-burst workload: 2,000 messages due 2 s ahead; tern-bench's own
 # check (all acknowledged and delivered, none early) decides the verdict.
-start=$SECONDS
-rc=0
-bash "$ROOT/bench/run.sh" smoke-delay-burst --bin "$bin" --json "$out/burst.json" \
-  --timeout 45 >"$out/burst.stdout" 2>"$out/burst.stderr" || rc=$?
-if [ "$rc" != 0 ]; then
-  tail -n 30 "$out/burst.stderr" >&2
-  fail "run.sh smoke-delay-burst exited $rc"
-fi
-grep -q '^OK: delay-burst passed' "$out/burst.stdout" || { cat "$out/burst.stdout" >&2; fail "smoke-delay-burst: verdict not passed"; }
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["delay_burst"]; sys.exit(0 if b["received"] == b["messages"] == 2000 and b["early"] == 0 and d["totals"]["errors"] == 0 and len(b["broker_rss_peak_kb"]) >= 1 and min(b["broker_rss_peak_kb"]) > 0 else 1)' \
-  "$out/burst.json" || { cat "$out/burst.stdout" >&2; fail "smoke-delay-burst: JSON counts do not match"; }
-echo "smoke.sh: delay-burst OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/burst.stdout")"
+run_workload smoke-delay-burst
+grep -q '^OK: delay-burst passed' "$out/smoke-delay-burst.stdout" || { cat "$out/smoke-delay-burst.stdout" >&2; fail "smoke-delay-burst: verdict not passed"; }
+json_check smoke-delay-burst "JSON counts do not match" \
+  'd["delay_burst"]["received"] == d["delay_burst"]["messages"] == 2000 and d["delay_burst"]["early"] == 0 and t["errors"] == 0 and len(d["delay_burst"]["broker_rss_peak_kb"]) >= 1 and min(d["delay_burst"]["broker_rss_peak_kb"]) > 0'
 
 # The backlog workload: 5 MB built with no consumer, then drained while
 # producing; tern-bench's own check (drained, nothing lost) decides.
-start=$SECONDS
-rc=0
-bash "$ROOT/bench/run.sh" smoke-backlog --bin "$bin" --json "$out/backlog.json" \
-  --timeout 45 >"$out/backlog.stdout" 2>"$out/backlog.stderr" || rc=$?
-if [ "$rc" != 0 ]; then
-  tail -n 30 "$out/backlog.stderr" >&2
-  fail "run.sh smoke-backlog exited $rc"
-fi
-grep -q '^OK: backlog passed' "$out/backlog.stdout" || { cat "$out/backlog.stdout" >&2; fail "smoke-backlog: verdict not passed"; }
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["backlog"]; t=d["totals"]; sys.exit(0 if b["drained"] and b["bytes"] >= 5 * 1024 * 1024 and b["drain_rate"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 and t["consumed"] >= b["messages"] else 1)' \
-  "$out/backlog.json" || { cat "$out/backlog.stdout" >&2; fail "smoke-backlog: JSON counts do not match"; }
-echo "smoke.sh: backlog OK in $((SECONDS - start)) s: $(grep -E '^(OK|NOT REACHED):' "$out/backlog.stdout")"
+run_workload smoke-backlog
+grep -q '^OK: backlog passed' "$out/smoke-backlog.stdout" || { cat "$out/smoke-backlog.stdout" >&2; fail "smoke-backlog: verdict not passed"; }
+json_check smoke-backlog "JSON counts do not match" \
+  'd["backlog"]["drained"] and d["backlog"]["bytes"] >= 5 * 1024 * 1024 and d["backlog"]["drain_rate"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 and t["consumed"] >= d["backlog"]["messages"]'

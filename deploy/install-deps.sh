@@ -11,7 +11,7 @@ PACKAGES=(
   nettle-dev libyaml-dev     # ACL: HMAC-SHA1 signatures, plain_acl.yml
   clang libclang-rt-14-dev   # libFuzzer and sanitizer runtimes for the fuzz targets
   iproute2 procps            # network namespaces and process tools for system tests
-  jq                         # JSON checks in the benchmark smoke run
+  jq python3                  # JSON checks in the benchmark smoke run
 )
 # --bench: also the peers of bench/compare.sh (run by hand, not needed by CI):
 # the servers and the client libraries of the optional peer drivers.
