@@ -38,6 +38,7 @@
 #define MI_VERSION 1u
 #define MI_HDR 64u
 #define MI_ENTRY 32u
+#define MI_RESERVE_STEP (1u << 20) /* disk reserved ahead of the active file's entries */
 #define MI_READ_BATCH 256u
 #define MI_READ_BYTES (1u << 20)
 #define MI_SUFFIX ".kidx"
@@ -50,6 +51,7 @@ struct mi_file {
     int fd;       /* only while creating the active file */
     uint8_t *map; /* active file only */
     size_t size;
+    size_t reserved; /* active file: bytes from 0 backed by disk blocks */
 };
 
 struct mi_part {
@@ -89,6 +91,12 @@ static uint64_t key_hash(enum msgindex_kind kind, const char *key, size_t klen)
 static size_t file_size(uint32_t slots, uint32_t cap)
 {
     return MI_HDR + (size_t)slots * 4 + (size_t)cap * MI_ENTRY;
+}
+
+/* Bytes of the active file that hold its first n entries. */
+static size_t entries_end(const struct mi_file *f, uint32_t n)
+{
+    return MI_HDR + (size_t)f->slots * 4 + (size_t)n * MI_ENTRY;
 }
 
 static void file_path(const struct msgindex *mi, uint32_t id, uint64_t first, char *out, size_t cap)
@@ -191,6 +199,12 @@ static int active_create(struct msgindex *mi, struct mi_part *p, uint64_t first)
     int rv = fs_open(path, O_RDWR | O_CREAT | O_TRUNC, 0644, &f->fd, mi->errmsg);
     if (rv == 0)
         rv = fs_truncate(f->fd, (off_t)f->size, mi->errmsg); /* sparse: zeros */
+    /* A store into a mapped page with no disk block behind it raises SIGBUS
+     * when the disk is full, so every page written is reserved first: the
+     * header and slots now, entries as they come (entries_reserve). */
+    f->reserved = entries_end(f, 0) + MI_RESERVE_STEP < f->size ? entries_end(f, 0) + MI_RESERVE_STEP : f->size;
+    if (rv == 0)
+        rv = fs_allocate(f->fd, 0, (off_t)f->reserved, mi->errmsg);
     if (rv == 0) {
         void *m = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
         if (m == MAP_FAILED) {
@@ -386,6 +400,27 @@ static void entry_add(struct mi_file *f, uint64_t h, uint64_t off, int64_t ts)
     le32_store(slot, f->count);
 }
 
+/* Back the active file's pages up to its first n entries with disk blocks
+ * (see active_create), a step at a time. */
+static int entries_reserve(struct msgindex *mi, struct mi_part *p, struct mi_file *f, uint32_t n)
+{
+    size_t need = entries_end(f, n);
+    if (need <= f->reserved)
+        return 0;
+    size_t to = need + MI_RESERVE_STEP < f->size ? need + MI_RESERVE_STEP : f->size;
+    char path[1200];
+    int fd;
+    file_path(mi, p->id, f->first, path, sizeof path);
+    int rv = fs_open(path, O_RDWR, 0, &fd, mi->errmsg);
+    if (rv)
+        return rv;
+    rv = fs_allocate(fd, (off_t)f->reserved, (off_t)(to - f->reserved), mi->errmsg);
+    close(fd);
+    if (rv == 0)
+        f->reserved = to;
+    return rv;
+}
+
 /* Index one message's keys into the active file. */
 static int index_msg(struct msgindex *mi, struct mi_part *p, const struct partlog_msg *m)
 {
@@ -419,6 +454,9 @@ static int index_msg(struct msgindex *mi, struct mi_part *p, const struct partlo
             return rv;
         f = &p->files[p->n - 1];
     }
+    int rv = entries_reserve(mi, p, f, f->count + nk);
+    if (rv)
+        return rv;
     uint32_t done = 0;
     if (uniq.len) {
         entry_add(f, key_hash(MSGINDEX_UNIQ, uniq.p, uniq.len), m->offset, m->store_ts);
@@ -476,6 +514,12 @@ int msgindex_catch_up(struct msgindex *mi, struct partlog *pl)
         return rv;
     if (p->failed)
         return TERN_E_IO; /* reason logged once, in msgindex_errmsg until overwritten */
+    if (p->n == 0 || p->files[p->n - 1].sealed) {
+        /* The disk was full when the last file was sealed: start its
+         * successor now (or report the disk full again). */
+        if ((rv = active_create(mi, p, p->indexed)))
+            return rv == TERN_E_NOSPACE ? rv : fail(mi, p, rv);
+    }
     uint64_t end = partlog_end_offset(pl), min = partlog_min_offset(pl);
     retain(mi, p, min);
     if (p->indexed > end) {
@@ -519,8 +563,12 @@ int msgindex_catch_up(struct msgindex *mi, struct partlog *pl)
         if (res.n == 0)
             break;
         for (uint32_t i = 0; i < res.n; i++) {
-            if ((rv = index_msg(mi, p, &mi->msgs[i])))
+            if ((rv = index_msg(mi, p, &mi->msgs[i]))) {
+                p->indexed = mi->msgs[i].offset;
+                if (rv == TERN_E_NOSPACE) /* retried on the next catch-up, when space may be back */
+                    return rv;
                 return fail(mi, p, rv);
+            }
             p->files[p->n - 1].next = mi->msgs[i].offset + 1;
         }
         p->indexed = res.next_offset;

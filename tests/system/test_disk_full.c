@@ -1,8 +1,10 @@
 /* System: a broker whose data directory is a small tmpfs. When the disk fills,
  * sends are refused with SERVICE_NOT_AVAILABLE and a "disk full" remark, reads
  * keep working, sends resume by themselves once space is freed, and every
- * acknowledged message is still there. Needs root for the mount; skipped
- * otherwise (CI runs as root). */
+ * acknowledged message is still there. Each message carries 32 KEYS, so the
+ * key index (a mapped file: a store into a page without a disk block under
+ * it raises SIGBUS) grows while the disk fills. Needs root for the mount;
+ * skipped otherwise (CI runs as root). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include "protocol/codes.h"
+#include "protocol/properties.h"
+#include "src/buf.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rpcsync.h"
 #include "tests/lib/tclient.h"
@@ -23,6 +27,19 @@
 
 static char dir[512], data[600], filler[700];
 static bool mounted;
+static struct buf props;
+
+/* A message with 32 KEYS tokens: 32 key index entries. */
+static int send_keyed(struct rpcsync *s, const void *body, size_t n, int seq)
+{
+    char keys[32 * 16];
+    size_t len = 0;
+    for (int k = 0; k < 32; k++)
+        len += (size_t)snprintf(keys + len, sizeof keys - len, "%sm%d-%d", k ? " " : "", seq, k);
+    buf_reset(&props);
+    properties_append(&props, MSG_PROP_KEYS, keys, len);
+    return tclient_send_props(s, "Full", 0, 1, &props, body, n, NULL);
+}
 
 static void test_disk_full_refuses_then_resumes(void **state)
 {
@@ -31,6 +48,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
         fprintf(stderr, "skipped: mounting a small tmpfs needs root\n");
         skip();
     }
+    buf_init(&props);
     testlib_tmpdir(dir, sizeof dir, "disk-full");
     snprintf(data, sizeof data, "%s/data", dir);
     assert_int_equal(mkdir(data, 0755), 0);
@@ -72,7 +90,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
     memset(body, 'm', sizeof body);
     int acked = 0, code = 0;
     for (int i = 0; i < (int)(FS_BYTES / MSG_BYTES) * 2; i++) {
-        code = tclient_send(&s, "Full", 0, NULL, body, sizeof body, NULL);
+        code = send_keyed(&s, body, sizeof body, i);
         if (code != CODES_RESP_SUCCESS)
             break;
         acked++;
@@ -90,7 +108,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
     assert_int_equal(unlink(filler), 0);
     int resumed = 0;
     for (int i = 0; i < 200 && !resumed; i++) {
-        if (tclient_send(&s, "Full", 0, NULL, body, sizeof body, NULL) == CODES_RESP_SUCCESS)
+        if (send_keyed(&s, body, sizeof body, 1000000 + i) == CODES_RESP_SUCCESS)
             resumed = 1;
         else
             rpcsync_run_for(&s, 50);
@@ -109,6 +127,7 @@ static void test_disk_full_refuses_then_resumes(void **state)
     proc_stop(&broker, 10000);
     assert_true(WIFEXITED(broker.status) && WEXITSTATUS(broker.status) == 0);
     proc_release(&broker);
+    buf_free(&props);
 }
 
 static int teardown(void **state)
