@@ -15,8 +15,9 @@
 #   raft_produce tag n [args]       send tag-1..tag-n one at a time in the background (PROD)
 #   raft_acked tag                  after the producer ended: acknowledged lines -> $TMP/acked.tag
 #   raft_consume group out          consume everything from the first offset: queue|offset|body lines
-#   raft_converge topic queues tries  poll (tries x 0.2 s) until members 1-3 hold the same
-#                                   partition bytes of topic (NUL padding ignored)
+#   raft_converge topic queues tries [members]  poll (tries x 0.2 s) until the members
+#                                   (default "1 2 3") hold the same partition bytes of
+#                                   topic (NUL padding ignored)
 #   raft_sums out                   tern-logsum of every member's data dir: $out.1..3
 RAFT_TOPIC="${RAFT_TOPIC:-rt}"
 LOGSUM="$BIN/tern-logsum"
@@ -163,20 +164,17 @@ raft_dups() {
 }
 
 raft_converge() {
-  local topic=$1 queues=$2 tries=$3 i q s sums a
+  local topic=$1 queues=$2 tries=$3 members="${4:-1 2 3}" i q s sums
   for _ in $(seq 1 "$tries"); do
     sums=""
-    for i in 1 2 3; do
+    for i in $members; do
       s=""
       for ((q = 0; q < queues; q++)); do
         s="$s $(cat "$TMP/b$i/queues/$topic/$q/"*.log 2>/dev/null | tr -d '\000' | md5sum | cut -c1-12)"
       done
-      sums="$sums|$s"
+      sums="$sums$s"$'\n'
     done
-    a="$(echo "$sums" | cut -d'|' -f2)"
-    if [ "$a" = "$(echo "$sums" | cut -d'|' -f3)" ] && [ "$a" = "$(echo "$sums" | cut -d'|' -f4)" ]; then
-      return 0
-    fi
+    [ "$(sort -u <<<"$sums" | grep -c .)" = 1 ] && return 0
     sleep 0.2
   done
   return 1
