@@ -120,4 +120,4 @@ json_check smoke-delay-burst "JSON counts do not match" \
 run_workload smoke-backlog
 grep -q '^OK: backlog passed' "$out/smoke-backlog.stdout" || { cat "$out/smoke-backlog.stdout" >&2; fail "smoke-backlog: verdict not passed"; }
 json_check smoke-backlog "JSON counts do not match" \
-  'd["backlog"]["drained"] and d["backlog"]["bytes"] >= 5 * 1024 * 1024 and d["backlog"]["drain_rate"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 and t["consumed"] >= d["backlog"]["messages"]'
+  'd["backlog"]["drained"] and d["backlog"]["bytes"] >= 5 * 1024 * 1024 and d["backlog"]["drain_rate"] > 0 and t["errors"] == 0 and t["not_acked"] == 0 and t["not_consumed"] == 0 and t["consumed"] >= d["backlog"]["messages"] and d["backlog"]["live_consumed"] > 0 and d["backlog"]["live_e2e_latency_ms"]["count"] > 0'

@@ -102,6 +102,7 @@ struct producer {
 struct consumer {
     struct bench *b;
     int topic;
+    bool live; /* backlog: the caught-up group, counted apart */
     struct tern_client *client;
     struct tern_consumer *cons;
 };
@@ -123,6 +124,10 @@ struct bench {
     int nprods;
     struct consumer *conss;
     int nconss;
+    /* backlog: a second group per topic that reads from the start of the
+     * run, so it is caught up (live) when the other group starts draining. */
+    struct consumer *live;
+    int nlive;
     int open_clients;
 
     enum phase phase;
@@ -141,6 +146,8 @@ struct bench {
     uint64_t measure_start_ns, measure_end_ns; /* end UINT64_MAX while running */
     uint64_t m_acked0, m_consumed0, m_sched0;
     struct tern_bench_hist *pub_lat, *e2e_lat;
+    struct tern_bench_hist *live_lat; /* backlog: the live group's end-to-end latency */
+    uint64_t live_consumed;
     /* Progress interval. */
     struct tern_bench_hist *pub_iv, *e2e_iv;
     uint64_t iv_acked0, iv_consumed0, iv_failed0;
@@ -438,6 +445,20 @@ static int consume_cb(const struct tern_msg *const *msgs, size_t n, void *arg)
     struct bench *b = c->b;
     uint64_t now = tern_bench_now_ns();
     const struct tern_bench_workload *w = b->w;
+    if (c->live) {
+        for (size_t i = 0; i < n; i++) {
+            size_t len;
+            const uint8_t *body = tern_msg_body(msgs[i], &len);
+            uint64_t due;
+            if (len < 8)
+                continue;
+            memcpy(&due, body, 8);
+            b->live_consumed++;
+            if (due >= b->measure_start_ns && due < b->measure_end_ns)
+                tern_bench_hist_record(b->live_lat, now > due ? now - due : 0);
+        }
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const uint8_t *body = tern_msg_body(msgs[i], &len);
@@ -702,6 +723,9 @@ static void finish(struct bench *b)
     for (int i = 0; i < b->nconss; i++)
         if (b->conss[i].client)
             tern_client_close(b->conss[i].client, close_done_cb, b);
+    for (int i = 0; i < b->nlive; i++)
+        if (b->live[i].client)
+            tern_client_close(b->live[i].client, close_done_cb, b);
     for (int i = 0; i < b->nprods; i++)
         if (b->prods[i].client)
             tern_client_close(b->prods[i].client, close_done_cb, b);
@@ -960,22 +984,20 @@ static int new_client(struct bench *b, const char *role, int i, struct tern_clie
     return rv;
 }
 
-static int start_consumers(struct bench *b)
+/* n consumers per topic into arr; live: the backlog's caught-up group. */
+static int open_consumers(struct bench *b, struct consumer *arr, int n, bool live)
 {
     const struct tern_bench_workload *w = b->w;
-    b->nconss = (int)(w->topics * w->consumers_per_topic);
-    b->conss = calloc((size_t)b->nconss + 1, sizeof *b->conss);
-    if (!b->conss)
-        return TERN_E_NOMEM;
-    for (int i = 0; i < b->nconss; i++) {
-        struct consumer *c = &b->conss[i];
+    for (int i = 0; i < n; i++) {
+        struct consumer *c = &arr[i];
         c->b = b;
+        c->live = live;
         c->topic = i / (int)w->consumers_per_topic;
-        int rv = new_client(b, "c", i, &c->client);
+        int rv = new_client(b, live ? "l" : "c", i, &c->client);
         if (rv)
             return rv;
         char group[160];
-        snprintf(group, sizeof group, "%s-g%d", b->prefix, c->topic);
+        snprintf(group, sizeof group, "%s-g%d%s", b->prefix, c->topic, live ? "-live" : "");
         struct tern_consumer_opts o;
         tern_consumer_opts_init(&o);
         o.group = group;
@@ -995,6 +1017,29 @@ static int start_consumers(struct bench *b)
         }
     }
     return 0;
+}
+
+static int start_consumers(struct bench *b)
+{
+    const struct tern_bench_workload *w = b->w;
+    int n = (int)(w->topics * w->consumers_per_topic);
+    b->conss = calloc((size_t)n + 1, sizeof *b->conss);
+    if (!b->conss)
+        return TERN_E_NOMEM;
+    b->nconss = n;
+    return open_consumers(b, b->conss, n, false);
+}
+
+/* backlog: the live group, started with the producers. */
+static int start_live_consumers(struct bench *b)
+{
+    const struct tern_bench_workload *w = b->w;
+    int n = (int)(w->topics * w->consumers_per_topic);
+    b->live = calloc((size_t)n + 1, sizeof *b->live);
+    if (!b->live)
+        return TERN_E_NOMEM;
+    b->nlive = n;
+    return open_consumers(b, b->live, n, true);
 }
 
 static int start_producers(struct bench *b)
@@ -1155,6 +1200,8 @@ static void bench_free(struct bench *b)
     }
     free(b->prods);
     free(b->conss);
+    free(b->live);
+    free(b->live_lat);
     free(b->last_seq);
     free(b->topics);
     free(b->pub_lat);
@@ -1246,7 +1293,8 @@ int main(int argc, char **argv)
     b->e2e_lat = malloc(sizeof *b->e2e_lat);
     b->pub_iv = malloc(sizeof *b->pub_iv);
     b->e2e_iv = malloc(sizeof *b->e2e_iv);
-    if (!b->topics || !b->pub_lat || !b->e2e_lat || !b->pub_iv || !b->e2e_iv) {
+    b->live_lat = malloc(sizeof *b->live_lat);
+    if (!b->topics || !b->pub_lat || !b->e2e_lat || !b->pub_iv || !b->e2e_iv || !b->live_lat) {
         fprintf(stderr, "tern-bench: out of memory\n");
         bench_free(b);
         return 1;
@@ -1255,6 +1303,7 @@ int main(int argc, char **argv)
     tern_bench_hist_reset(b->e2e_lat);
     tern_bench_hist_reset(b->pub_iv);
     tern_bench_hist_reset(b->e2e_iv);
+    tern_bench_hist_reset(b->live_lat);
     for (int t = 0; t < (int)w.topics; t++)
         snprintf(b->topics[t], sizeof b->topics[t], "%s-t%d", b->prefix, t);
     if (w.keys == TERN_BENCH_KEY_ROUND_ROBIN && w.message_size >= TERN_BENCH_ORDER_HEADER) {
@@ -1315,8 +1364,9 @@ int main(int argc, char **argv)
 
     b->phase = PH_READY;
     b->phase_ns = tern_bench_now_ns();
-    /* backlog: consumers start once the backlog is built (PH_FILL). */
-    if ((w.backlog_size == 0 && start_consumers(b) != 0) || start_producers(b) != 0) {
+    /* backlog: the draining group starts once the backlog is built
+     * (PH_FILL); the live group starts now. */
+    if ((w.backlog_size == 0 ? start_consumers(b) : start_live_consumers(b)) != 0 || start_producers(b) != 0) {
         fail_setup(b, "could not start the clients");
     } else {
         uv_timer_start(&b->tick, tick_cb, TICK_MS, TICK_MS);
@@ -1335,6 +1385,8 @@ int main(int argc, char **argv)
     } else {
         r->pub_lat = b->pub_lat;
         r->e2e_lat = b->e2e_lat;
+        r->live_lat = b->live_lat;
+        r->live_consumed = b->live_consumed;
         judge(b);
         tern_bench_report_table(stdout, r);
         fflush(stdout);

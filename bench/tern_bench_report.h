@@ -68,6 +68,10 @@ struct tern_bench_result {
     /* backlog (backlogSize > 0): the measured phase is the drain; consume_* is the drain rate. */
     uint64_t backlog_msgs;  /* acknowledged (or in flight) when consumers started */
     bool backlog_drained;   /* consumers caught up before testDuration */
+    /* A second group that reads from the start of the run (caught up when the
+     * drain starts): end-to-end latency of live messages while the backlog drains. */
+    const struct tern_bench_hist *live_lat; /* ns, messages sent in the measured phase */
+    uint64_t live_consumed;                 /* messages the live group received, whole run */
     /* delay-burst (burstMessages > 0); e2e_lat is then each message's lateness. */
     uint64_t burst_received, burst_within_1s, burst_early;
     uint64_t broker_rss_peak_kb[16]; /* per TERN_BENCH_BROKER_PIDS entry, 0 = unknown */

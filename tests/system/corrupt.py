@@ -6,11 +6,14 @@
 
 MODE: "torn" zeroes the bytes from a random point of the last record to its
 end (the write did not reach the disk); "flip" inverts one random bit inside
-the last record. The last record is libraft's last entries batch (open
-segment: 8-byte format, then batches "crc1 crc2 n, n x 16-byte headers, data"),
-or, in a partition, one unit written after the checkpoint (broker/STORAGE.md
-§3, §6), which is what recovery verifies and cuts. Damage before a partition
-checkpoint is detected when read, not at start, and is not made here.
+a record. Raft: the records are libraft's entries batches (segment: 8-byte
+format, then batches "crc1 crc2 n, n x 16-byte headers, data"); torn hits the
+last batch of the newest open segment, flip any batch of it (libraft keeps
+the batches before the damaged one and the leader sends the rest again).
+Partition: the record is the last unit written after the checkpoint
+(broker/STORAGE.md §3, §6), which is what recovery verifies and cuts. Damage
+before a partition checkpoint is detected when read, not at start (and not
+repaired), so it is not made here.
 
 Prints one line saying what was done, or why nothing was. Exit 0 either way;
 2 on bad usage. Files are changed in place (no size change).
@@ -27,11 +30,11 @@ def newest(paths):
     return max(paths, key=os.path.getmtime) if paths else None
 
 
-def raft_last_batch(data):
-    """(start, end) of the last complete batch of an open segment, or None."""
+def raft_batches(data):
+    """[(start, end)] of the complete batches of a segment."""
     if len(data) < 8 or struct.unpack_from("<Q", data, 0)[0] != 1:
-        return None
-    off, last = 8, None
+        return []
+    off, found = 8, []
     while off + 16 <= len(data):
         n = struct.unpack_from("<Q", data, off + 8)[0]
         if n == 0 or n > 1 << 20:
@@ -42,9 +45,9 @@ def raft_last_batch(data):
         size = sum(struct.unpack_from("<I", data, off + 16 + 16 * i + 12)[0] for i in range(n))
         if off + hdr + size > len(data):
             break
-        last = (off, off + hdr + size)
+        found.append((off, off + hdr + size))
         off += hdr + size
-    return last
+    return found
 
 
 def part_last_unit(seg, ckpt_pos):
@@ -94,7 +97,10 @@ def main():
     rng = random.Random(seed)
     if kind == "raft":
         path = newest(glob.glob(os.path.join(d, "open-*")))
-        rec = raft_last_batch(open(path, "rb").read()) if path else None
+        batches = raft_batches(open(path, "rb").read()) if path else []
+        rec = None
+        if batches:
+            rec = batches[-1] if mode == "torn" else batches[rng.randrange(len(batches))]
     else:
         path = newest(glob.glob(os.path.join(d, "*.log")))
         rec = part_last_unit(path, checkpoint_pos(d, path)) if path else None

@@ -6,7 +6,8 @@
 #
 #   tests/system/fault-suite.sh              short run (CI): about 2 minutes of faults
 #   tests/system/fault-suite.sh --long SECS  faults for SECS seconds, then the totals
-#   options: --seed N (fault order), --keep (keep the temp dir)
+#   options: --seed N (fault order), --keep (keep the temp dir);
+#   TERN_FAULTS="kind ..." injects only those kinds
 #
 # Faults, in a seeded random order, one at a time, each on a random group
 # (it keeps or regains a majority: a fault ends, and a leader is back,
@@ -219,6 +220,14 @@ damage_restart() {
 FAULTS=(kill9 kill9 pause namesrv torn flip)
 [ "$NET" = 1 ] && FAULTS+=(isolate split flap clients)
 [ "$DISK_MOUNTED" = 1 ] && FAULTS+=(diskfull)
+# TERN_FAULTS="flip torn" (say) restricts the run to those kinds, to chase one.
+if [ -n "${TERN_FAULTS:-}" ]; then
+  read -r -a want <<<"$TERN_FAULTS"
+  kept=()
+  for f in "${FAULTS[@]}"; do [[ " ${want[*]} " == *" $f "* ]] && kept+=("$f"); done
+  FAULTS=("${kept[@]}")
+  [ "${#FAULTS[@]}" -gt 0 ] || { echo "TERN_FAULTS names no fault this run can inject" >&2; exit 2; }
+fi
 declare -A DONE
 for f in "${FAULTS[@]}"; do DONE[$f]=0; done
 end=$((SECONDS + DURATION))
