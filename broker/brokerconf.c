@@ -51,6 +51,12 @@ static const struct config_key keys[] = {
       "Hold pulls that find no message until one arrives or the client's timeout.", 0, 0),
     K("shortPollingTimeMills", CONFIG_MS, short_polling_ms, 0, "1s",
       "Hold time for pulls when long polling is off.", 0, 60000),
+    K("slaveReadEnable", CONFIG_BOOL, slave_read_enable, 0, "false",
+      "Raft groups: pull answers send a consumer more than followerReadLag messages behind to a "
+      "follower (suggestWhichBrokerId), and back to the leader once it has caught up.", 0, 0),
+    K("followerReadLag", CONFIG_INT, follower_read_lag, 0, "100000",
+      "With slaveReadEnable: messages a consumer must be behind in a queue to be sent to a follower.", 1,
+      1000000000),
     K("maxConnections", CONFIG_INT, max_connections, 0, "10000",
       "Connections accepted per listener; more are closed at once. 0: unlimited.", 0, 1000000),
     K("maxConnectionBacklogBytes", CONFIG_BYTES, conn_write_backlog, 0, "8m",

@@ -32,6 +32,8 @@ struct brokerconf {
     int64_t register_period_ms; /* registerNameServerPeriod */
     int64_t client_expiry_ms;  /* channelExpiredTimeout */
     bool long_polling;         /* longPollingEnable */
+    bool slave_read_enable;    /* slaveReadEnable */
+    int64_t follower_read_lag; /* followerReadLag: messages */
     int64_t short_polling_ms;  /* shortPollingTimeMills */
     int64_t max_connections;   /* maxConnections; 0 = unlimited */
     uint64_t conn_write_backlog; /* maxConnectionBacklogBytes */

@@ -39,6 +39,10 @@ struct grouprepl {
     /* Snapshot restore (segfetch): raft_start restores the member's own
      * snapshot; any later restore is a leader's InstallSnapshot. */
     bool starting;
+    /* Leader: followers slow readers may be sent to (grouprepl_read_member). */
+    uint64_t readers[REPLICA_MAX_MEMBERS];
+    unsigned nreaders;
+    uint64_t readers_at; /* uv_now() of the last refresh, 0 never */
 };
 
 struct proposal {
@@ -260,6 +264,33 @@ int64_t grouprepl_member_id(const struct broker *b)
     if (!b->repl)
         return b->conf.id;
     return grouprepl_writable(b) ? 0 : b->conf.raft_id;
+}
+
+/* Followers a leader may send slow readers to: voters whose match index is
+ * within READ_MEMBER_LAG entries of the log's end (a dead or stalled one
+ * falls out as entries accrue). Refreshed at most every READ_MEMBER_MS. */
+#define READ_MEMBER_LAG 1024
+#define READ_MEMBER_MS 200
+
+int64_t grouprepl_read_member(struct broker *b, uint32_t salt)
+{
+    struct grouprepl *g = b->repl;
+    if (!g || !g->r)
+        return 0;
+    uint64_t now = uv_now(b->loop);
+    if (g->readers_at == 0 || now - g->readers_at >= READ_MEMBER_MS) {
+        struct replica_status st;
+        replica_status(g->r, &st);
+        g->nreaders = 0;
+        for (unsigned i = 0; i < st.n_peers; i++) {
+            const struct replica_peer *p = &st.peers[i];
+            if (p->id != (uint64_t)b->conf.raft_id && p->role == REPLICA_VOTER &&
+                p->match_index + READ_MEMBER_LAG >= st.last_index)
+                g->readers[g->nreaders++] = p->id;
+        }
+        g->readers_at = now;
+    }
+    return g->nreaders ? (int64_t)g->readers[salt % g->nreaders] : 0;
 }
 
 int grouprepl_propose(struct broker *b, const void *cmd, size_t len, grouprepl_cb cb, void *arg)

@@ -23,6 +23,11 @@ bool grouprepl_writable(const struct broker *b);
 /* The brokerId to register with the name servers: the configured id without
  * replication; 0 for the ready leader; the raft id for everyone else. */
 int64_t grouprepl_member_id(const struct broker *b);
+/* Leader: the member a consumer reading far behind in a queue should pull
+ * from (slaveReadEnable): a voting follower that is keeping up, the same
+ * one for a given salt (the partition) while the set is unchanged; 0 (the
+ * leader itself) when there is none. */
+int64_t grouprepl_read_member(struct broker *b, uint32_t salt);
 
 /* status 0: res is the command's outcome on the leader (res->status may still
  * refuse it); else TERN_E_NOTLEADER / E_BUSY / E_IO / E_CANCELED. */

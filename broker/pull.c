@@ -132,6 +132,7 @@ struct pull_args {
 
 struct pull_result {
     int code;
+    uint32_t part_id; /* salt of the follower-read choice */
     uint64_t next, min, max;
     uint32_t n;
     bool end_reached; /* NO_MATCHED_MSG: the scan reached the visible end */
@@ -156,6 +157,7 @@ static void run_pull(struct pullhold *ph, const struct pull_args *a, struct pull
 {
     struct partlog *pl = a->pl;
     uint64_t min = partlog_min_offset(pl), max = partlog_end_offset(pl);
+    r->part_id = partlog_id(pl);
     r->min = min;
     r->max = max;
     r->n = 0;
@@ -240,6 +242,26 @@ static void run_pull(struct pullhold *ph, const struct pull_args *a, struct pull
     snprintf(r->remark, sizeof r->remark, "NO_MATCHED_MESSAGE");
 }
 
+/* suggestWhichBrokerId. Without slaveReadEnable a follower names itself,
+ * so a client that chose it keeps pulling there, and the leader 0. With it
+ * (RocketMQ's slave reads), while the consumer is more than followerReadLag
+ * behind after this answer the leader names a follower that keeps up and a
+ * follower names itself; once it is closer, every member names the leader
+ * (0). A backlog then drains from a follower while the leader keeps its
+ * loop for writes and live readers. */
+static int64_t suggest_member(struct pullhold *ph, const struct pull_result *r)
+{
+    struct broker *b = ph->b;
+    if (!grouprepl_enabled(b))
+        return 0;
+    if (!b->conf.slave_read_enable)
+        return grouprepl_member_id(b);
+    uint64_t behind = r->max > r->next ? r->max - r->next : 0;
+    if (behind <= (uint64_t)b->conf.follower_read_lag)
+        return 0;
+    return grouprepl_writable(b) ? grouprepl_read_member(b, r->part_id) : grouprepl_member_id(b);
+}
+
 /* Answer with r: on rc for a request being handled (h == NULL, req set), or
  * through the held reply h. */
 static void respond(struct pullhold *ph, struct rpc_conn *rc, const struct remoting_cmd *req, struct held *h,
@@ -250,8 +272,7 @@ static void respond(struct pullhold *ph, struct rpc_conn *rc, const struct remot
                : remoting_cmd_init_response(resp, req, r->code, r->remark);
     if (rv == 0) {
         struct headers_pull_resp hr = {
-            /* Follower reads: a follower suggests itself (see the top). */
-            .suggest_which_broker_id = grouprepl_enabled(ph->b) ? grouprepl_member_id(ph->b) : 0,
+            .suggest_which_broker_id = suggest_member(ph, r),
             .next_begin_offset = (int64_t)r->next,
             .min_offset = (int64_t)r->min,
             .max_offset = (int64_t)r->max,

@@ -42,6 +42,9 @@ struct cqueue {
     int64_t committed; /* last value committed; -1 none */
     int64_t due;       /* monotonic ms of the next action */
     bool busy;         /* a request is in flight */
+    int64_t pull_from; /* member the broker suggested pulling from (suggestWhichBrokerId); 0 = master */
+    int64_t shun;       /* member whose pull failed: not used before shun_until (monotonic ms) */
+    int64_t shun_until;
     struct rmsg_batch *pending;
     /* Orderly consumption (orderly.c). */
     bool locked;        /* the broker granted our lock */

@@ -72,6 +72,21 @@ static const char *master(struct cqueue *q)
     return r ? routes_master(r, q->broker) : NULL;
 }
 
+/* Where pulls go: the member the last answer suggested (a follower while
+ * this queue is far behind, when the broker allows slave reads), else the
+ * master. */
+#define CQ_SHUN_MS 10000
+
+static const char *pull_addr(struct cqueue *q)
+{
+    struct routes_topic *r = routes_find(q->cons->c, q->topic);
+    if (!r)
+        return NULL;
+    bool shunned = q->pull_from == q->shun && clock_mono_ms() < q->shun_until;
+    const char *addr = q->pull_from && !shunned ? routes_member(r, q->broker, q->pull_from) : NULL;
+    return addr ? addr : routes_master(r, q->broker);
+}
+
 static void pause_for(struct cqueue *q, int64_t ms)
 {
     q->due = clock_mono_ms() + ms;
@@ -340,6 +355,14 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
         return;
     if (status != 0) {
         LOGD("client", "queue %s/%d: pull: %s", q->broker, q->qid, errmsg);
+        if (q->pull_from) {
+            /* A suggested member that fails: back to the master, and not
+             * that member again for a while even if suggested (the
+             * broker's view of it may lag). */
+            q->shun = q->pull_from;
+            q->shun_until = clock_mono_ms() + CQ_SHUN_MS;
+            q->pull_from = 0;
+        }
         if (cons->orderly && status != TERN_E_TIMEOUT)
             orderly_broker_trouble(cons);
         pause_for(q, status == TERN_E_TIMEOUT ? 0 : CQ_ERROR_PAUSE_MS);
@@ -349,6 +372,11 @@ static void pull_done(int status, const char *errmsg, struct remoting_cmd *resp,
     struct headers_pull_resp h;
     char e[ERRMSG_SIZE];
     bool have_h = headers_pull_resp_decode(&h, resp, &limits_default, e) == 0;
+    int64_t from = have_h && h.suggest_which_broker_id > 0 ? h.suggest_which_broker_id : 0;
+    if (from != q->pull_from)
+        LOGI("client", "queue %s/%d: pulls go to %s%lld, as the broker suggests", q->broker, q->qid,
+             from ? "member " : "the master, brokerId ", (long long)from);
+    q->pull_from = from;
     switch (code) {
     case CODES_RESP_SUCCESS: {
         if (!have_h)
@@ -423,7 +451,7 @@ static void pull(struct cqueue *q)
         return;
     if (cons->orderly && !orderly_may_consume(q, clock_mono_ms()))
         return; /* the tick pulls once the lock is ours */
-    const char *addr = master(q);
+    const char *addr = pull_addr(q);
     if (!addr) {
         if (cons->orderly)
             orderly_broker_trouble(cons);
