@@ -20,6 +20,7 @@
 #define LIBTERN_ADDR_MAX 64
 #define LIBTERN_NAME_MAX 128
 #define LIBTERN_TICK_MS 100
+#define ROUTES_KEYED_GRACE_MS 60000
 
 /* status 0: resp is the response (valid during the call). Else a TERN_E_*
  * (TIMEOUT, CLOSED, CONNECT, CANCELED) and resp is NULL; errmsg says why. */
@@ -69,6 +70,14 @@ struct routes_mq {
     int qid;
 };
 
+/* A queue of the sticky list sharding keys hash over (routes.c derive). */
+struct routes_keyed {
+    char broker[LIBTERN_NAME_MAX];
+    int qid;
+    int64_t seen_mono; /* last refresh whose route listed it */
+    long pub;          /* index into pub, -1 while its broker has no master */
+};
+
 struct routes_topic {
     char topic[LIMITS_MAX_TOPIC_SYSTEM + 1];
     bool have;     /* rd is valid */
@@ -82,6 +91,13 @@ struct routes_topic {
     size_t npub;
     struct routes_mq *sub; /* readable queues, sorted */
     size_t nsub;
+    /* Writable queues whether or not their broker has a master now, kept
+     * ROUTES_KEYED_GRACE_MS after a route stops listing their broker, sorted: a
+     * sharding key keeps its queue while its group elects a leader or a
+     * name server restarts (routes_keyed_pick). */
+    struct routes_keyed *keyed;
+    size_t nkeyed, capkeyed;
+    bool keyed_tbw; /* the list was derived from TBW102's route */
     uint32_t rr;
     uint64_t version; /* bumped on every refresh */
     struct route_wait *waiters;
@@ -99,6 +115,14 @@ struct routes_topic *routes_find(struct tern_client *c, const char *topic);
 int routes_fetch(struct tern_client *c, const char *topic, bool tbw, routes_cb cb, void *arg);
 /* Address of broker_name's master (id 0) in r, or NULL. */
 const char *routes_master(const struct routes_topic *r, const char *broker);
+/* The queue sharding-key hash goes to: the same queue as long as the topic's
+ * queues stay (a group without a master, or missing from a route for less
+ * than ROUTES_KEYED_GRACE_MS, keeps its queues in the list). NULL when that
+ * queue's broker has no master now: the send waits and retries rather than
+ * go to another queue, which would break the key's order. */
+const struct routes_mq *routes_keyed_pick(const struct routes_topic *r, int32_t hash);
+/* Address of member broker_id of a broker group; NULL if the route has none. */
+const char *routes_member(const struct routes_topic *r, const char *broker, int64_t broker_id);
 /* Master if present, else the lowest id, or NULL. */
 const char *routes_any_addr(const struct routes_topic *r, const char *broker);
 /* Periodic refresh of stale routes. */

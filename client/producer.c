@@ -492,10 +492,8 @@ static const struct routes_mq *pick(struct psend *ps, struct routes_topic *r)
                 return &r->pub[i];
         return NULL;
     }
-    if (ps->has_key) {
-        int64_t v = (int64_t)ps->key_hash % (int64_t)r->npub;
-        return &r->pub[v < 0 ? -v : v];
-    }
+    if (ps->has_key)
+        return routes_keyed_pick(r, ps->key_hash);
     /* Round-robin, avoiding the broker that just failed when possible. */
     for (size_t k = 0; k < r->npub; k++) {
         const struct routes_mq *mq = &r->pub[r->rr++ % r->npub];
@@ -528,7 +526,7 @@ static int attempt(struct psend *ps, bool in_call)
     const struct routes_mq *mq = pick(ps, r);
     if (!mq) {
         errmsg_printf(c->errmsg, "topic %s: no writable queue%s", ps->topic,
-                      ps->use_qid ? " with that id" : "");
+                      ps->use_qid ? " with that id" : ps->has_key ? " for the key (its broker has no master now)" : "");
         return TERN_E_NOTFOUND;
     }
     const char *addr = routes_master(r, mq->broker);
@@ -834,8 +832,12 @@ static void flush_producer(struct tern_producer *p)
         const char *broker = ps->broker;
         int qid = ps->qid;
         if (ps->has_key) {
-            int64_t v = (int64_t)ps->key_hash % (int64_t)r->npub;
-            const struct routes_mq *mq = &r->pub[v < 0 ? -v : v];
+            const struct routes_mq *mq = routes_keyed_pick(r, ps->key_hash);
+            if (!mq) { /* its broker has no master now: attempt() waits */
+                launch(ps);
+                ps = next;
+                continue;
+            }
             broker = mq->broker;
             qid = mq->qid;
         }

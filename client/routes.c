@@ -137,15 +137,20 @@ static const struct route_broker *find_broker(const struct route_data *rd, const
     return NULL;
 }
 
-const char *routes_master(const struct routes_topic *r, const char *broker)
+const char *routes_member(const struct routes_topic *r, const char *broker, int64_t broker_id)
 {
     const struct route_broker *b = find_broker(&r->rd, broker);
     if (!b)
         return NULL;
     for (size_t i = 0; i < b->addr_count; i++)
-        if (b->addrs[i].broker_id == 0)
+        if (b->addrs[i].broker_id == broker_id)
             return b->addrs[i].addr;
     return NULL;
+}
+
+const char *routes_master(const struct routes_topic *r, const char *broker)
+{
+    return routes_member(r, broker, 0);
 }
 
 const char *routes_any_addr(const struct routes_topic *r, const char *broker)
@@ -160,6 +165,13 @@ const char *routes_any_addr(const struct routes_topic *r, const char *broker)
     return best->addr;
 }
 
+static int keyed_cmp(const void *a, const void *b)
+{
+    const struct routes_keyed *x = a, *y = b;
+    int c = strcmp(x->broker, y->broker);
+    return c ? c : (x->qid > y->qid) - (x->qid < y->qid);
+}
+
 static int mq_cmp(const void *a, const void *b)
 {
     const struct routes_mq *x = a, *y = b;
@@ -168,6 +180,8 @@ static int mq_cmp(const void *a, const void *b)
         return d;
     return (x->qid > y->qid) - (x->qid < y->qid);
 }
+
+static int derive_keyed(struct routes_topic *r, int clamp);
 
 /* Derive the queue lists (§4.15). clamp > 0 limits write queues (TBW102). */
 static int derive(struct routes_topic *r, int clamp)
@@ -212,7 +226,74 @@ static int derive(struct routes_topic *r, int clamp)
     r->npub = npub;
     r->sub = sub;
     r->nsub = nsub;
+    return derive_keyed(r, clamp);
+}
+
+/* Update the sticky keyed list from the route just derived (pub built). */
+static int derive_keyed(struct routes_topic *r, int clamp)
+{
+    const struct route_data *rd = &r->rd;
+    int64_t now = clock_mono_ms();
+    if (r->keyed_tbw != r->via_tbw) /* TBW102's queues are not the topic's */
+        r->nkeyed = 0;
+    r->keyed_tbw = r->via_tbw;
+    for (size_t i = 0; i < rd->queue_count; i++) {
+        const struct route_queue *q = &rd->queues[i];
+        if (!q->broker_name || !(q->perm & ROUTE_PERM_WRITE) || strlen(q->broker_name) >= LIBTERN_NAME_MAX)
+            continue;
+        int n = q->write_queue_nums;
+        if (clamp > 0 && n > clamp)
+            n = clamp;
+        for (int k = 0; k < n; k++) {
+            size_t j = 0;
+            while (j < r->nkeyed && !(r->keyed[j].qid == k && strcmp(r->keyed[j].broker, q->broker_name) == 0))
+                j++;
+            if (j == r->nkeyed) {
+                if (r->nkeyed == r->capkeyed) {
+                    size_t cap = r->capkeyed ? r->capkeyed * 2 : 16;
+                    struct routes_keyed *nk = realloc(r->keyed, cap * sizeof *nk);
+                    if (!nk)
+                        return TERN_E_NOMEM;
+                    r->keyed = nk;
+                    r->capkeyed = cap;
+                }
+                snprintf(r->keyed[j].broker, sizeof r->keyed[j].broker, "%s", q->broker_name);
+                r->keyed[j].qid = k;
+                r->nkeyed++;
+            }
+            r->keyed[j].seen_mono = now;
+        }
+    }
+    /* A queue not seen now stays only while its whole broker is missing from
+     * the route (a group re-registering after a name server restart), for at
+     * most the grace period; a broker listed with fewer queues shrank. */
+    size_t w = 0;
+    for (size_t i = 0; i < r->nkeyed; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < rd->queue_count && !listed; j++)
+            listed = rd->queues[j].broker_name && strcmp(rd->queues[j].broker_name, r->keyed[i].broker) == 0;
+        bool keep = r->keyed[i].seen_mono == now || (!listed && now - r->keyed[i].seen_mono <= ROUTES_KEYED_GRACE_MS);
+        if (keep)
+            r->keyed[w++] = r->keyed[i];
+    }
+    r->nkeyed = w;
+    qsort(r->keyed, r->nkeyed, sizeof *r->keyed, keyed_cmp);
+    for (size_t i = 0; i < r->nkeyed; i++) {
+        r->keyed[i].pub = -1;
+        for (size_t j = 0; j < r->npub; j++)
+            if (r->pub[j].qid == r->keyed[i].qid && strcmp(r->pub[j].broker, r->keyed[i].broker) == 0)
+                r->keyed[i].pub = (long)j;
+    }
     return 0;
+}
+
+const struct routes_mq *routes_keyed_pick(const struct routes_topic *r, int32_t hash)
+{
+    if (r->nkeyed == 0)
+        return NULL;
+    int64_t v = (int64_t)hash % (int64_t)r->nkeyed;
+    long j = r->keyed[v < 0 ? -v : v].pub;
+    return j >= 0 ? &r->pub[j] : NULL;
 }
 
 struct fetch {
@@ -384,6 +465,7 @@ void routes_free_all(struct tern_client *c)
         buf_free(&r->arena);
         free(r->pub);
         free(r->sub);
+        free(r->keyed);
         free(r);
         r = next;
     }
