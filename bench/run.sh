@@ -19,6 +19,7 @@
 #   --replicas N     members per broker group: 1 (default), 3 or 5 (a Raft group;
 #                    sends are acknowledged after a majority has the entry on disk)
 #   --keep-logs DIR  copy the cluster's logs to DIR before removing the data
+#   --set key=value  broker configuration override (repeatable; deploy/cluster.sh --set)
 #
 # Exit status: tern-bench's (0 the run completed; see its verdict line), 124 on
 # timeout, 1 if the cluster did not start, 2 usage.
@@ -36,6 +37,7 @@ keep_logs=""
 brokers=1
 replicas=1
 bench_args=()
+broker_sets=()
 need() { [ $# -ge 2 ] || { echo "run.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --keep-logs) need "$@"; keep_logs="$2"; shift 2 ;;
     --brokers) need "$@"; brokers="$2"; shift 2 ;;
     --replicas) need "$@"; replicas="$2"; shift 2 ;;
+    --set) need "$@"; broker_sets+=(--set "$2"); shift 2 ;;
     --) shift; bench_args+=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -95,7 +98,8 @@ for attempt in 1 2 3 4 5; do
   done
   [ "$busy" = 0 ] || continue
   if bash "$ROOT/deploy/cluster.sh" up --data "$data" --bin "$bin" --brokers "$brokers" --replicas "$replicas" \
-       --namesrv-port "$ns_port" --broker-port "$broker_port" --timeout 30 >"$data/cluster-up.log" 2>&1; then
+       --namesrv-port "$ns_port" --broker-port "$broker_port" --timeout 30 \
+       ${broker_sets[@]+"${broker_sets[@]}"} >"$data/cluster-up.log" 2>&1; then
     started=1
     break
   fi
