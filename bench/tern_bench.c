@@ -984,12 +984,19 @@ static int new_client(struct bench *b, const char *role, int i, struct tern_clie
     return rv;
 }
 
-/* n consumers per topic into arr; live: the backlog's caught-up group. */
-static int open_consumers(struct bench *b, struct consumer *arr, int n, bool live)
+/* consumersPerTopic consumers per topic into *arr (*n of them); live: the
+ * backlog's caught-up group. */
+static int open_consumers(struct bench *b, struct consumer **arr, int *n, bool live)
 {
     const struct tern_bench_workload *w = b->w;
-    for (int i = 0; i < n; i++) {
-        struct consumer *c = &arr[i];
+    *n = (int)(w->topics * w->consumers_per_topic);
+    *arr = calloc((size_t)*n + 1, sizeof **arr);
+    if (!*arr) {
+        *n = 0;
+        return TERN_E_NOMEM;
+    }
+    for (int i = 0; i < *n; i++) {
+        struct consumer *c = &(*arr)[i];
         c->b = b;
         c->live = live;
         c->topic = i / (int)w->consumers_per_topic;
@@ -1021,25 +1028,13 @@ static int open_consumers(struct bench *b, struct consumer *arr, int n, bool liv
 
 static int start_consumers(struct bench *b)
 {
-    const struct tern_bench_workload *w = b->w;
-    int n = (int)(w->topics * w->consumers_per_topic);
-    b->conss = calloc((size_t)n + 1, sizeof *b->conss);
-    if (!b->conss)
-        return TERN_E_NOMEM;
-    b->nconss = n;
-    return open_consumers(b, b->conss, n, false);
+    return open_consumers(b, &b->conss, &b->nconss, false);
 }
 
 /* backlog: the live group, started with the producers. */
 static int start_live_consumers(struct bench *b)
 {
-    const struct tern_bench_workload *w = b->w;
-    int n = (int)(w->topics * w->consumers_per_topic);
-    b->live = calloc((size_t)n + 1, sizeof *b->live);
-    if (!b->live)
-        return TERN_E_NOMEM;
-    b->nlive = n;
-    return open_consumers(b, b->live, n, true);
+    return open_consumers(b, &b->live, &b->nlive, true);
 }
 
 static int start_producers(struct bench *b)

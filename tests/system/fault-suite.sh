@@ -185,21 +185,14 @@ check "the topic is routed to both groups" grep -q broker-b <<<"$r"
 # Workload: two orderly consumers; K producers, one key each, one send at a
 # time, numbered lines "k<key>:<seq>" until the run file goes away. A key's
 # queue is on one of the two groups.
-declare -a CPID PPID_
+declare -a CPID
 for c in 1 2; do
   TERN_LOG=info "$TERN" consume --topic "$TOPIC" --group "$GROUP" --orderly --from first \
     --idle-exit 30 --format json >"$TMP/c$c.json" 2>"$TMP/c$c.log" &
   CPID[$c]=$!
   FIXTURE_PIDS+=("${CPID[$c]}")
 done
-touch "$TMP/run"
-for k in $(seq 1 "$K"); do
-  (s=0
-   while [ -e "$TMP/run" ]; do s=$((s + 1)); echo "k$k:$s"; sleep 0.05; done) | tee "$TMP/in$k" |
-    "$TERN" produce --topic "$TOPIC" --key "k$k" --window 1 >"$TMP/ack$k" 2>"$TMP/perr$k" &
-  PPID_[$k]=$!
-  FIXTURE_PIDS+=("${PPID_[$k]}")
-done
+keyed_start "$K" "$TOPIC" 0.05
 
 # The members of group g (broker-a or broker-b) other than $2.
 others() {
@@ -279,23 +272,14 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 
 # Stop the workload, let every member and the consumers catch up.
-rm -f "$TMP/run"
-for k in $(seq 1 "$K"); do t_run 60 tail --pid="${PPID_[$k]}" -f /dev/null; done
+keyed_wait "$K"
 for i in 1 2 3 4 5 6; do kill -0 "${BPID[$i]}" 2>/dev/null || { echo "# member $i was down at the end"; member_start "$i"; }; done
 check "broker-a has a leader after the faults" leader broker-a
 check "broker-b has a leader after the faults" leader broker-b
 for c in 1 2; do t_run 120 tail --pid="${CPID[$c]}" -f /dev/null; done
 
 : >"$TMP/check.in"
-for k in $(seq 1 "$K"); do
-  grep -o 'line [0-9]*' "$TMP/perr$k" | awk '{ print $2 }' | sort -n -u >"$TMP/failed$k" || true
-  # The producer answers input lines in order: a result line for each
-  # acknowledged one, a "line N:" error for each refused one. Lines past
-  # those were never sent (still in the pipe when it stopped).
-  n_done=$(( $(wc -l <"$TMP/ack$k") + $(wc -l <"$TMP/failed$k") ))
-  awk -v n="$n_done" 'FILENAME == ARGV[1] { bad[$1] = 1; next } FNR <= n && !(FNR in bad) { split($0, f, ":"); print "ACK", f[1], f[2] }' \
-    "$TMP/failed$k" "$TMP/in$k" >>"$TMP/check.in"
-done
+keyed_acked "$K" | awk '{ split($0, f, ":"); print "ACK", f[1], f[2] }' >>"$TMP/check.in"
 # Position "group/queue:offset": queue ids repeat across the two groups.
 for c in 1 2; do
   sed 's/.*"brokerName":"\([^"]*\)","queueId":\([0-9]*\),"queueOffset":\([0-9]*\),.*"body":"\([^"]*\)".*/\4 \1\/\2:\3/' "$TMP/c$c.json" |

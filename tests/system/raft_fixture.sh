@@ -19,9 +19,14 @@
 #                                   (default "1 2 3") hold the same partition bytes of
 #                                   topic (NUL padding ignored)
 #   raft_sums out                   tern-logsum of every member's data dir: $out.1..3
+#   keyed_start k topic pause       K keyed producers (key k1..kK, one send at a time,
+#                                   a line "k<i>:<seq>" every pause s) until $TMP/run goes;
+#                                   KPID[i]; files $TMP/in<i>, ack<i>, perr<i>
+#   keyed_wait k                    wait (60 s each) for the keyed producers to end
+#   keyed_acked k                   acknowledged lines "k<i>:<seq>" of all of them
 RAFT_TOPIC="${RAFT_TOPIC:-rt}"
 LOGSUM="$BIN/tern-logsum"
-declare -a BPORT RPORT BPID RHOST RNS
+declare -a BPORT RPORT BPID RHOST RNS KPID
 # Extra tern-broker options every raft_start passes (a test's own settings).
 declare -a RAFT_OPTS
 
@@ -194,4 +199,35 @@ raft_sums_equal() {
 # Total messages in a tern-logsum output.
 raft_sum_count() {
   awk '{ n += $5 } END { print n + 0 }' "$1"
+}
+
+keyed_start() {
+  local n=$1 topic=$2 pause=$3 k
+  touch "$TMP/run"
+  for k in $(seq 1 "$n"); do
+    (s=0
+     while [ -e "$TMP/run" ]; do s=$((s + 1)); echo "k$k:$s"; sleep "$pause"; done) | tee "$TMP/in$k" |
+      "$TERN" produce --topic "$topic" --key "k$k" --window 1 >"$TMP/ack$k" 2>"$TMP/perr$k" &
+    KPID[$k]=$!
+    FIXTURE_PIDS+=("${KPID[$k]}")
+  done
+}
+
+keyed_wait() {
+  local k
+  rm -f "$TMP/run"
+  for k in $(seq 1 "$1"); do t_run 60 tail --pid="${KPID[$k]}" -f /dev/null; done
+}
+
+# The producer answers input lines in order: a result line for each
+# acknowledged one, a "line N:" error for each refused one (listed in
+# $TMP/failed<i>). Lines past those were never sent (still in the pipe).
+keyed_acked() {
+  local k n_done
+  for k in $(seq 1 "$1"); do
+    grep -o 'line [0-9]*' "$TMP/perr$k" | awk '{ print $2 }' | sort -n -u >"$TMP/failed$k" || true
+    n_done=$(($(wc -l <"$TMP/ack$k") + $(wc -l <"$TMP/failed$k")))
+    awk -v n="$n_done" 'FILENAME == ARGV[1] { bad[$1] = 1; next } FNR <= n && !(FNR in bad)' \
+      "$TMP/failed$k" "$TMP/in$k"
+  done
 }

@@ -42,14 +42,7 @@ for _ in $(seq 1 100); do
 done
 check "the topic spans both brokers" grep -q broker-b <<<"$r"
 
-touch "$TMP/run"
-for k in $(seq 1 "$K"); do
-  (s=0
-   while [ -e "$TMP/run" ]; do s=$((s + 1)); echo "k$k:$s"; sleep 0.02; done) | tee "$TMP/in$k" |
-    "$TERN" produce --topic "$RAFT_TOPIC" --key "k$k" --window 1 >"$TMP/ack$k" 2>"$TMP/perr$k" &
-  PROD[$k]=$!
-  FIXTURE_PIDS+=("${PROD[$k]}")
-done
+keyed_start "$K" "$RAFT_TOPIC" 0.02
 wait_lines "$TMP/ack1" 50 30
 
 # broker-a's routed master (raft_leader would list broker-b's too).
@@ -68,21 +61,13 @@ kill -9 "$BB"; wait "$BB" 2>/dev/null
 sleep 3
 start_bb
 sleep 4
-rm -f "$TMP/run"
-for k in $(seq 1 "$K"); do t_run 60 tail --pid="${PROD[$k]}" -f /dev/null; done
+keyed_wait "$K"
 
 t_run 120 "$TERN" consume --topic "$RAFT_TOPIC" --group stable --from first --idle-exit 5 \
   --format json >"$TMP/c.json" 2>"$TMP/c.err"
 # body broker/queue
 sed 's/.*"brokerName":"\([^"]*\)","queueId":\([0-9]*\),.*"body":"\([^"]*\)".*/\3 \1\/\2/' "$TMP/c.json" >"$TMP/got"
-: >"$TMP/acked"
-for k in $(seq 1 "$K"); do
-  grep -o 'line [0-9]*' "$TMP/perr$k" | awk '{ print $2 }' | sort -n -u >"$TMP/failed$k" || true
-  n_done=$(($(wc -l <"$TMP/ack$k") + $(wc -l <"$TMP/failed$k")))
-  awk -v n="$n_done" 'FILENAME == ARGV[1] { bad[$1] = 1; next } FNR <= n && !(FNR in bad)' \
-    "$TMP/failed$k" "$TMP/in$k" >>"$TMP/acked"
-done
-sort -u "$TMP/acked" -o "$TMP/acked"
+keyed_acked "$K" | sort -u >"$TMP/acked"
 echo "# acknowledged $(wc -l <"$TMP/acked"), consumed $(wc -l <"$TMP/got"), refused $(cat "$TMP"/failed* | wc -l)"
 check "some sends acknowledged after both faults" test "$(wc -l <"$TMP/acked")" -gt $((K * 200))
 check "nothing acknowledged is lost" test -z "$(comm -23 "$TMP/acked" <(cut -d' ' -f1 "$TMP/got" | sort -u))"
