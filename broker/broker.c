@@ -33,6 +33,7 @@
 #include "tern/error.h"
 
 #define DISK_CHECK_MS 1000
+#define DISK_HANDOFF_MS 30000
 
 /* The configured bounds of the topic table, checked wherever a client's
  * request creates or grows a topic (system topics are exempt). */
@@ -275,6 +276,31 @@ static void visible_cb(struct store *st, struct partlog *pl, uint64_t new_end, v
     pull_notify(arg, pl, new_end);
 }
 
+static void disk_handoff_cb(void *arg, int status)
+{
+    struct broker *b = arg;
+    b->disk_handoff_pending = false;
+    if (status == 0)
+        LOGW("broker", "data disk full: leadership handed to another member");
+    else if (status != TERN_E_CANCELED)
+        LOGW("broker", "data disk full: leadership hand-off failed (%s); sends stay refused until space is freed",
+             tern_strerror(status));
+}
+
+/* A leader whose disk is full refuses every send; a follower with space can
+ * take them. Tried again after DISK_HANDOFF_MS while the disk stays full (all
+ * members full: leadership moves at most that often). */
+static void disk_handoff(struct broker *b)
+{
+    uint64_t now = uv_now(b->loop);
+    if (!grouprepl_enabled(b) || !grouprepl_writable(b) || b->disk_handoff_pending ||
+        (b->disk_handoff_at && now - b->disk_handoff_at < DISK_HANDOFF_MS))
+        return;
+    b->disk_handoff_at = now;
+    if (grouprepl_transfer(b, 0, disk_handoff_cb, b) == 0)
+        b->disk_handoff_pending = true;
+}
+
 static void disk_check_cb(uv_timer_t *t)
 {
     struct broker *b = t->data;
@@ -288,6 +314,8 @@ static void disk_check_cb(uv_timer_t *t)
              (unsigned long long)free_bytes, (unsigned long long)b->conf.disk_min_free);
     b->disk_full = full;
     b->disk_free = free_bytes;
+    if (full)
+        disk_handoff(b);
 }
 
 static int ensure_system_topics(struct broker *b);

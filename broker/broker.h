@@ -65,6 +65,10 @@ struct broker {
     uv_timer_t disk_timer;
     bool disk_full;
     uint64_t disk_free;
+    /* A Raft leader with a full disk hands leadership over (disk_check_cb):
+     * one transfer at a time, at most one per DISK_HANDOFF_MS. */
+    bool disk_handoff_pending;
+    uint64_t disk_handoff_at; /* uv_now() of the last attempt, 0 never */
     /* Scratch reused by handlers on the loop thread. */
     struct remoting_cmd resp;
     struct buf body;

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/../.."
 N=6000
 RAFT_OPTS=(--set slaveReadEnable=true --set followerReadLag=300)
 raft_group
-check "a leader is elected" raft_leader >/dev/null
+L="$(raft_leader)"
+check "a leader is elected" test -n "$L"
 check "topic routed" raft_topic "$RAFT_TOPIC" 2
 
 seq 1 "$N" | sed 's/^/sr-/' | t_run 60 "$TERN" produce --topic "$RAFT_TOPIC" >/dev/null 2>"$TMP/p.err"
