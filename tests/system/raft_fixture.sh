@@ -48,8 +48,20 @@ raft_ports() {
   for i in 1 2 3; do
     RHOST[$i]="${1:-127.0.0.1}"
     [ $# -gt 1 ] && shift
-    BPORT[$i]="$(free_broker_port)"
-    RPORT[$i]=$((BPORT[$i] + 1)) # free_broker_port checked port+1 too
+    # free_broker_port checks port and port+1 only when called: keep every
+    # member's pair apart from the pairs already chosen (a member's client
+    # port once equalled another's raft port).
+    local p j clash
+    for _ in $(seq 1 50); do
+      p="$(free_broker_port)"
+      clash=0
+      for ((j = 1; j < i; j++)); do
+        [ $((p - BPORT[j])) -ge -1 ] && [ $((p - BPORT[j])) -le 1 ] && clash=1
+      done
+      [ "$clash" = 0 ] && break
+    done
+    BPORT[$i]="$p"
+    RPORT[$i]=$((BPORT[$i] + 1))
   done
   PEERS="1@${RHOST[1]}:${RPORT[1]};2@${RHOST[2]}:${RPORT[2]};3@${RHOST[3]}:${RPORT[3]}"
 }
